@@ -1,0 +1,1 @@
+fn main() { droprender_client::run() }

@@ -1,0 +1,509 @@
+//! Reading command files: which lines are new, exactly once.
+//!
+//! This module knows the rules, not the storage: it reads through
+//! [`Folder`] only, so the local folder and the Dropbox API share it.
+//!
+//! - **Fast path**, O(new bytes): the file grew and the [`TAIL`] bytes before
+//!   the consumed offset still hash the same, so only the bytes after it are new.
+//! - **Slow path**: the file shrank or its consumed tail changed (a phone
+//!   rewrite). Every line is counted again; occurrence `k` of a text is new only
+//!   if `k` exceeds what the ledger has seen of it.
+//! - **Conflicted copies** are read whole by the slow-path rule; lines they add
+//!   raise the count and the main file's deficit.
+//! - **A final line without `\n`** waits for its newline, or for the file to be
+//!   quiet for the grace period (phones drop the final newline).
+//!
+//! Scanning produces a [`Plan`]; the caller decides what each new line
+//! becomes, commits the plan to the ledger, and only then acts.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::time::{Duration, Instant};
+
+use droprender_shared::command::{Command, ParseError, parse_normalized};
+use droprender_shared::files::Source;
+use droprender_shared::normalize::{Normalized, normalize_line};
+use droprender_shared::storage::{Folder, StorageError};
+use siphasher::sip::SipHasher13;
+
+use crate::ledger::{Batch, Count, Cursor, Ledger, TAIL};
+
+/// How long a file must be unchanged before an unterminated last line counts.
+pub const QUIET: Duration = Duration::from_secs(2);
+
+/// One new line found in a command file.
+#[derive(Debug)]
+pub struct NewLine {
+    pub lineno: u64,
+    /// The normalised text, or the raw text shown lossily when it is not text.
+    pub text: String,
+    pub parsed: Result<Command, ParseError>,
+}
+
+/// What a scan found, not yet durable.
+#[derive(Debug)]
+pub struct Plan {
+    /// Appended lines skipped because their occurrence already ran
+    /// (line number, text): surprising enough to log one by one.
+    pub repeats: Vec<(u64, String)>,
+    pub source: Source,
+    pub batch: Batch,
+    /// The slow path's whole new count table (replaces the ledger's).
+    pub rebase: Option<HashMap<u128, Count>>,
+    pub new_lines: Vec<NewLine>,
+    /// Lines skipped as history (first start) or as already seen (rewrite).
+    pub skipped: u64,
+    pub history: bool,
+    pub rewritten: bool,
+}
+
+/// Per-source memory of recent changes, for the quiet period.
+#[derive(Default)]
+pub struct Channel {
+    changed: HashMap<String, (String, Instant)>,
+}
+
+pub fn tail_hash(bytes: &[u8]) -> u64 {
+    let mut h = SipHasher13::new_with_keys(0x6472_6f70, 0x7265_6e64);
+    h.write(bytes);
+    h.finish()
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+/// Splits into lines; the flag says whether the last one had no newline.
+fn split_lines(buf: &[u8]) -> (Vec<&[u8]>, Option<&[u8]>) {
+    let mut lines: Vec<&[u8]> = buf.split(|b| *b == b'\n').collect();
+    let last = lines.pop().filter(|l| !l.is_empty());
+    (lines, last)
+}
+
+/// Identity text and parse result of one raw line; `None` for blanks/comments.
+fn classify(ledger: &Ledger, raw: &[u8]) -> Option<(u128, String, Result<Command, ParseError>)> {
+    match normalize_line(raw) {
+        Ok(Normalized::Ignored) => None,
+        Ok(Normalized::Text(t)) => {
+            let parsed = parse_normalized(&t);
+            Some((ledger.hash(&t), t, parsed))
+        }
+        Err(e) => {
+            let shown = lossy(raw);
+            Some((ledger.hash(&format!("\0raw\0{shown}")), shown, Err(e.into())))
+        }
+    }
+}
+
+impl Channel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// When the caller should scan again to accept a waiting final line.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.changed.values().map(|(_, t)| *t + QUIET).min()
+    }
+
+    /// Scans one source. `Ok(None)` when there is nothing new.
+    pub async fn scan<F: Folder>(
+        &mut self,
+        folder: &F,
+        ledger: &Ledger,
+        source: &Source,
+        now: Instant,
+    ) -> Result<Option<Plan>, StorageError> {
+        let name = source.file_name().to_string();
+        let cur = ledger.cursor(&name).cloned().unwrap_or_default();
+        let Some(meta) = folder.stat(&name).await? else {
+            self.changed.remove(&name);
+            return Ok(None);
+        };
+        // Track when this version appeared, for the quiet period.
+        let since = match self.changed.get(&name) {
+            Some((v, t)) if *v == meta.version => *t,
+            _ => now,
+        };
+        let quiet = now.duration_since(since) >= QUIET;
+        if meta.version == cur.version && !ledger.is_fresh() {
+            self.changed.remove(&name);
+            return Ok(None);
+        }
+        let plan = match source {
+            Source::Main if !ledger.is_fresh() => {
+                let from = cur.offset.saturating_sub(TAIL);
+                match folder.read_from(&name, from).await? {
+                    None => return Ok(None),
+                    Some((m, buf)) => {
+                        let overlap = usize::try_from(cur.offset - from).unwrap_or(usize::MAX);
+                        let intact = m.size >= cur.offset
+                            && buf.len() >= overlap
+                            && (cur.offset == 0 || tail_hash(&buf[..overlap]) == cur.tail);
+                        if intact {
+                            Some(self.fast(ledger, source, &cur, m.version.clone(), from, &buf, overlap, quiet))
+                        } else {
+                            None
+                        }
+                    }
+                }
+            }
+            _ => None,
+        };
+        let plan = match plan {
+            Some(p) => p,
+            None => match folder.read_from(&name, 0).await? {
+                None => return Ok(None),
+                Some((m, buf)) => self.slow(ledger, source, m.version.clone(), &buf, quiet),
+            },
+        };
+        if plan.batch.cursor.open_line || plan_has_fragment(&plan) {
+            self.changed.insert(name, (meta.version, since));
+        } else {
+            self.changed.remove(&name);
+        }
+        Ok(Some(plan))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fast(
+        &mut self,
+        ledger: &Ledger,
+        source: &Source,
+        cur: &Cursor,
+        version: String,
+        from: u64,
+        buf: &[u8],
+        overlap: usize,
+        quiet: bool,
+    ) -> Plan {
+        let new = &buf[overlap..];
+        let (mut lines, fragment) = split_lines(new);
+        let accept_fragment = fragment.is_some() && quiet;
+        let mut consumed: usize = lines.iter().map(|l| l.len() + 1).sum();
+        if accept_fragment {
+            lines.extend(fragment);
+            consumed = new.len();
+        }
+        // After an accepted unterminated line, the newline that completes it
+        // arrives as an empty first line: not a command.
+        let mut counts: HashMap<u128, Count> = HashMap::new();
+        let mut new_lines = Vec::new();
+        let mut repeats = Vec::new();
+        let mut skipped = 0;
+        for (i, raw) in lines.iter().enumerate() {
+            let lineno = cur.lines + i as u64 + 1;
+            let Some((h, text, parsed)) = classify(ledger, raw) else {
+                continue;
+            };
+            let c = counts.entry(h).or_insert_with(|| ledger.count(h));
+            if c.deficit == 0 {
+                c.seen += 1;
+                new_lines.push(NewLine {
+                    lineno,
+                    text,
+                    parsed,
+                });
+            } else {
+                // commands.txt catches up with occurrences that already ran
+                // (from a copy, or before a rewrite deleted them).
+                c.deficit -= 1;
+                skipped += 1;
+                repeats.push((lineno, text));
+            }
+        }
+        let end = overlap + consumed;
+        let tail_from = end.saturating_sub(TAIL as usize);
+        let offset = from + end as u64;
+        let nlines = cur.lines + lines.len() as u64 - u64::from(cur.open_line && new.first() == Some(&b'\n'));
+        Plan {
+            source: source.clone(),
+            batch: Batch {
+                src: source.file_name().to_string(),
+                cursor: Cursor {
+                    offset,
+                    tail: tail_hash(&buf[tail_from..end]),
+                    lines: nlines,
+                    version: if fragment.is_some() && !accept_fragment {
+                        // Not fully consumed: scan again when it changes or goes quiet.
+                        String::new()
+                    } else {
+                        version
+                    },
+                    open_line: accept_fragment,
+                },
+                counts,
+                ..Default::default()
+            },
+            rebase: None,
+            new_lines,
+            repeats,
+            skipped,
+            history: false,
+            rewritten: false,
+        }
+    }
+
+    fn slow(&mut self, ledger: &Ledger, source: &Source, version: String, buf: &[u8], quiet: bool) -> Plan {
+        let history = ledger.is_fresh();
+        let (mut lines, fragment) = split_lines(buf);
+        let accept_fragment = fragment.is_some() && (quiet || history);
+        let mut consumed: usize = lines.iter().map(|l| l.len() + 1).sum();
+        if accept_fragment {
+            lines.extend(fragment);
+            consumed = buf.len();
+        }
+        let main = matches!(source, Source::Main);
+        // Occurrences of each text in this file, in order.
+        let mut occ: HashMap<u128, u32> = HashMap::new();
+        let mut touched: HashMap<u128, Count> = HashMap::new();
+        let mut new_lines = Vec::new();
+        let mut skipped = 0;
+        for (i, raw) in lines.iter().enumerate() {
+            let Some((h, text, parsed)) = classify(ledger, raw) else {
+                continue;
+            };
+            let k = {
+                let e = occ.entry(h).or_insert(0);
+                *e += 1;
+                *e
+            };
+            let c = touched.entry(h).or_insert_with(|| ledger.count(h));
+            if k > c.seen {
+                if !main {
+                    // The main file lacks what only a copy holds.
+                    c.deficit += k - c.seen;
+                }
+                c.seen = k;
+                if history {
+                    skipped += 1;
+                } else {
+                    new_lines.push(NewLine {
+                        lineno: i as u64 + 1,
+                        text,
+                        parsed,
+                    });
+                }
+            } else {
+                skipped += 1;
+            }
+        }
+        let tail_from = consumed.saturating_sub(TAIL as usize);
+        let cursor = Cursor {
+            offset: consumed as u64,
+            tail: tail_hash(&buf[tail_from..consumed]),
+            lines: lines.len() as u64,
+            version: if fragment.is_some() && !accept_fragment {
+                String::new()
+            } else {
+                version
+            },
+            open_line: accept_fragment,
+        };
+        let src = source.file_name().to_string();
+        if main {
+            // commands.txt was rewritten: its count of each text is now `occ`,
+            // so every text's deficit is recomputed against it.
+            let mut table: HashMap<u128, Count> = ledger
+                .counts()
+                .map(|(h, c)| (*h, *c))
+                .collect();
+            for (h, c) in touched {
+                table.insert(h, c);
+            }
+            for (h, c) in table.iter_mut() {
+                let n = occ.get(h).copied().unwrap_or(0);
+                c.deficit = c.seen.saturating_sub(n);
+            }
+            Plan {
+                source: source.clone(),
+                batch: Batch {
+                    src,
+                    cursor,
+                    ..Default::default()
+                },
+                rebase: Some(table),
+                new_lines,
+                repeats: Vec::new(),
+                skipped,
+                history,
+                rewritten: !history,
+            }
+        } else {
+            Plan {
+                source: source.clone(),
+                batch: Batch {
+                    src,
+                    cursor,
+                    counts: touched,
+                    ..Default::default()
+                },
+                rebase: None,
+                new_lines,
+                repeats: Vec::new(),
+                skipped,
+                history,
+                rewritten: false,
+            }
+        }
+    }
+}
+
+fn plan_has_fragment(plan: &Plan) -> bool {
+    plan.batch.cursor.version.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use droprender_shared::storage::MemFolder;
+
+    struct Rig {
+        _dir: tempfile::TempDir,
+        ledger: Ledger,
+        folder: MemFolder,
+        chan: Channel,
+        t: Instant,
+    }
+
+    impl Rig {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let ledger = Ledger::open(dir.path()).expect("ledger");
+            Self {
+                _dir: dir,
+                ledger,
+                folder: MemFolder::new(),
+                chan: Channel::new(),
+                t: Instant::now(),
+            }
+        }
+
+        /// Scans a source and commits the plan; returns the new lines' texts.
+        async fn run(&mut self, src: Source) -> Vec<String> {
+            let Some(plan) = self
+                .chan
+                .scan(&self.folder, &self.ledger, &src, self.t)
+                .await
+                .expect("scan")
+            else {
+                return Vec::new();
+            };
+            let texts = plan.new_lines.iter().map(|l| l.text.clone()).collect();
+            match plan.rebase {
+                Some(t) => self.ledger.rebase(plan.batch, t).expect("rebase"),
+                None => self.ledger.commit(plan.batch).expect("commit"),
+            }
+            self.ledger.mark_initialized().expect("init");
+            texts
+        }
+
+        async fn main(&mut self) -> Vec<String> {
+            self.run(Source::Main).await
+        }
+    }
+
+    #[tokio::test]
+    async fn history_is_skipped_then_appends_run_once() {
+        let mut r = Rig::new();
+        r.folder.put("commands.txt", "progress:\nrend:-s 1 a.mb\n");
+        assert!(r.main().await.is_empty(), "history does not run");
+        r.folder.push("commands.txt", b"progress:\n");
+        assert_eq!(r.main().await, ["progress:"], "a repeat of an old line runs");
+        assert!(r.main().await.is_empty(), "nothing twice");
+        r.folder.push("commands.txt", b"Rend:-s 1 a.mb\r\n");
+        assert_eq!(r.main().await, ["rend:-s 1 a.mb"]);
+    }
+
+    #[tokio::test]
+    async fn a_partial_line_waits_for_its_newline_or_the_quiet_period() {
+        let mut r = Rig::new();
+        r.folder.put("commands.txt", "");
+        r.main().await;
+        r.folder.push("commands.txt", b"progre");
+        assert!(r.main().await.is_empty());
+        r.folder.push("commands.txt", b"ss:\n");
+        assert_eq!(r.main().await, ["progress:"]);
+        // A phone saves without the final newline.
+        r.folder.push("commands.txt", b"rend:-s 2 a.mb");
+        assert!(r.main().await.is_empty());
+        assert!(r.chan.next_deadline().is_some());
+        r.t += QUIET;
+        assert_eq!(r.main().await, ["rend:-s 2 a.mb"]);
+        // The newline arrives later: nothing runs again.
+        r.folder.push("commands.txt", b"\nprogress:\n");
+        assert_eq!(r.main().await, ["progress:"]);
+    }
+
+    #[tokio::test]
+    async fn a_rewrite_runs_only_lines_not_in_the_ledger() {
+        let mut r = Rig::new();
+        r.folder.put("commands.txt", "");
+        r.main().await;
+        r.folder.push("commands.txt", b"rend:-s 1 a.mb\nrend:-s 2 a.mb\nprogress:\n");
+        assert_eq!(r.main().await.len(), 3);
+        // Phone deletes the first line, edits nothing else, adds a new one.
+        r.folder.put("commands.txt", "rend:-s 2 a.mb\nprogress:\nrend:-s 3 a.mb\n");
+        assert_eq!(r.main().await, ["rend:-s 3 a.mb"]);
+        // Identity is (text, occurrence): re-adding a deleted line is
+        // occurrence 1 again, which already ran. A further copy is new.
+        r.folder.push("commands.txt", b"rend:-s 1 a.mb\n");
+        assert!(r.main().await.is_empty());
+        r.folder.push("commands.txt", b"rend:-s 1 a.mb\n");
+        assert_eq!(r.main().await, ["rend:-s 1 a.mb"]);
+    }
+
+    #[tokio::test]
+    async fn conflicted_copies_add_only_their_own_lines() {
+        let mut r = Rig::new();
+        r.folder.put("commands.txt", "rend:-s 1 a.mb\n");
+        r.main().await;
+        // Laptop and phone both edit: one version wins, the other is a copy.
+        r.folder.put("commands.txt", "rend:-s 1 a.mb\nrend:-s 2 a.mb\n");
+        let copy = "commands (Jane's conflicted copy 2026-11-22).txt";
+        r.folder.put(copy, "rend:-s 1 a.mb\nrend:-s 3 a.mb\n");
+        assert_eq!(r.main().await, ["rend:-s 2 a.mb"]);
+        assert_eq!(r.run(Source::Copy(copy.into())).await, ["rend:-s 3 a.mb"]);
+        // The user merges the copy's line into commands.txt by hand: not again.
+        r.folder.push("commands.txt", b"rend:-s 3 a.mb\n");
+        assert!(r.main().await.is_empty());
+        // But typing it once more is a new command.
+        r.folder.push("commands.txt", b"rend:-s 3 a.mb\n");
+        assert_eq!(r.main().await, ["rend:-s 3 a.mb"]);
+    }
+
+    #[tokio::test]
+    async fn the_sync_engine_swapping_versions_runs_nothing_twice() {
+        let mut r = Rig::new();
+        r.folder.put("commands.txt", "");
+        r.main().await;
+        r.folder.push("commands.txt", b"rend:-s 1 a.mb\n");
+        assert_eq!(r.main().await.len(), 1);
+        // The other side wins: our line moves to a sync-conflict copy.
+        let copy = "commands.sync-conflict-20261122-101500-ABCDEFG.txt";
+        r.folder.put("commands.txt", "rend:-s 2 a.mb\n");
+        r.folder.put(copy, "rend:-s 1 a.mb\n");
+        assert_eq!(r.main().await, ["rend:-s 2 a.mb"]);
+        assert!(r.run(Source::Copy(copy.into())).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn bad_lines_are_new_lines_with_errors_and_never_repeat() {
+        let mut r = Rig::new();
+        r.folder.put("commands.txt", "");
+        r.main().await;
+        r.folder.push("commands.txt", b"rend:\xff\xfe\n\n# note\nrend:-preRender x a.mb\n");
+        let Some(plan) = r.chan.scan(&r.folder, &r.ledger, &Source::Main, r.t).await.expect("scan") else {
+            panic!("expected a plan")
+        };
+        assert_eq!(plan.new_lines.len(), 2);
+        assert!(plan.new_lines.iter().all(|l| l.parsed.is_err()));
+        assert_eq!(plan.new_lines[1].lineno, 4);
+        r.ledger.commit(plan.batch).expect("commit");
+        r.folder.put("commands.txt", "rend:\u{fffd}\n\nrend:-preRender x a.mb\n");
+        assert!(r.main().await.len() <= 1, "a rewrite re-rejects nothing already rejected");
+    }
+}

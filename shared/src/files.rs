@@ -1,0 +1,102 @@
+//! The well-known files in the synced folder, and how to recognise
+//! conflicted copies of commands.txt made by sync engines.
+
+pub const COMMANDS: &str = "commands.txt";
+pub const ACTIVE: &str = "active_rend.txt";
+pub const PROJECTS: &str = "projects_to_rend.txt";
+pub const LOG: &str = "LOG.txt";
+pub const STATUS_TXT: &str = "status.txt";
+pub const STATUS_JSON: &str = "status.json";
+pub const PREVIEW: &str = "preview.jpg";
+pub const CONTACT: &str = "contact.jpg";
+pub const HELP: &str = "help.txt";
+/// The node's own temp files: `.droprender-<name>.<random>.tmp`.
+pub const TEMP_PREFIX: &str = ".droprender-";
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// Where a command line can come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// commands.txt itself.
+    Main,
+    /// A conflicted copy, by file name.
+    Copy(String),
+}
+
+impl Source {
+    pub fn file_name(&self) -> &str {
+        match self {
+            Source::Main => COMMANDS,
+            Source::Copy(n) => n,
+        }
+    }
+}
+
+/// Classifies a file name in the folder as a command source.
+///
+/// Dropbox desktop: `commands (Jane's conflicted copy 2026-08-23).txt`;
+/// Dropbox API autorename: `commands (conflicted copy).txt`; Nextcloud:
+/// `commands (conflicted copy 2026-08-23 101500).txt`; Syncthing:
+/// `commands.sync-conflict-20260823-101500-ABCDEFG.txt`.
+pub fn classify(name: &str) -> Option<Source> {
+    if name == COMMANDS {
+        return Some(Source::Main);
+    }
+    let lower = name.to_lowercase();
+    let stem = lower.strip_suffix(".txt")?;
+    let is_copy = if let Some(rest) = stem.strip_prefix("commands (") {
+        rest.ends_with(')') && rest.contains("conflicted copy")
+    } else if let Some(rest) = stem.strip_prefix("commands.sync-conflict-") {
+        !rest.is_empty()
+    } else {
+        false
+    };
+    is_copy.then(|| Source::Copy(name.to_string()))
+}
+
+/// True for our own temp files and sync engines' temp files, which never
+/// carry meaning and must not wake the node.
+pub fn is_temp(name: &str) -> bool {
+    (name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX))
+        || (name.starts_with(".syncthing.") && name.ends_with(".tmp"))
+        || name.starts_with("~$")
+        || name.ends_with(".part")
+        || name.ends_with(".crdownload")
+}
+
+/// Per-node status file names (`status-<name>.txt`) used when several nodes share a folder.
+pub fn node_status_txt(node: &str) -> String {
+    format!("status-{node}.txt")
+}
+
+pub fn node_status_json(node: &str) -> String {
+    format!("status-{node}.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicted_copies_are_recognised() {
+        for n in [
+            "commands (Jane's conflicted copy 2026-08-23).txt",
+            "commands (conflicted copy).txt",
+            "commands (conflicted copy 2026-08-23 101500).txt",
+            "commands.sync-conflict-20260823-101500-ABCDEFG.txt",
+        ] {
+            assert_eq!(classify(n), Some(Source::Copy(n.to_string())), "{n}");
+        }
+        assert_eq!(classify("commands.txt"), Some(Source::Main));
+        for n in ["LOG.txt", "commands.txt.bak", "commands (1).txt", "xcommands.txt"] {
+            assert_eq!(classify(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn temp_files() {
+        assert!(is_temp(".droprender-status.txt.x1y2.tmp"));
+        assert!(is_temp(".syncthing.commands.txt.tmp"));
+        assert!(!is_temp("commands.txt"));
+    }
+}

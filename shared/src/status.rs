@@ -1,0 +1,241 @@
+//! status.json (for machines) and status.txt (for a phone screen).
+//!
+//! These are wire types: the node converts its own job records into them.
+//! status.txt is rendered from the same [`StatusDoc`], so the two never disagree.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusDoc {
+    pub format: u32,
+    pub node: NodeInfo,
+    /// Local wall time of this snapshot, `YYYY-MM-DD HH:MM:SS`.
+    pub updated: String,
+    /// `idle`, `rendering`, `paused`, `waiting` or `stopping`.
+    pub state: String,
+    /// Why the node is waiting, or other news worth a line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<JobInfo>,
+    #[serde(default)]
+    pub queue: Vec<JobInfo>,
+    #[serde(default)]
+    pub recent: Vec<JobInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub host: String,
+    pub os: String,
+    pub cpus: u32,
+    pub memory_mb: u64,
+    pub version: String,
+    #[serde(default)]
+    pub renderers: Vec<RendererInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RendererInfo {
+    pub name: String,
+    pub program: String,
+    pub found: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobInfo {
+    pub id: u64,
+    /// The canonical command line.
+    pub line: String,
+    pub scene: String,
+    pub renderer: String,
+    /// `queued`, `waiting`, `rendering`, `suspended`, `finished`, `failed`,
+    /// `interrupted` or `cancelled`.
+    pub state: String,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    pub frames_total: u64,
+    pub frames_done: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_frame: Option<String>,
+    /// 0–100.
+    pub percent: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_frame_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_dir: Option<String>,
+}
+
+/// `1h02m`, `4m12s`, `9s`.
+pub fn human_duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// A text bar for a phone: `[#######---------]  45%`.
+pub fn percent_bar(percent: f64, width: usize) -> String {
+    let p = percent.clamp(0.0, 100.0);
+    let filled = ((p / 100.0) * width as f64).floor() as usize;
+    format!(
+        "[{}{}] {:>3.0}%",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        p.floor()
+    )
+}
+
+fn frames(j: &JobInfo) -> String {
+    if j.frames_total > 0 {
+        format!("{}/{}", j.frames_done, j.frames_total)
+    } else {
+        "-".into()
+    }
+}
+
+impl StatusDoc {
+    /// The phone dashboard. Lines stay under ~40 characters where the data allows.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "droprender on {}", self.node.name);
+        let _ = writeln!(o, "state: {}", self.state);
+        if let Some(n) = &self.note {
+            let _ = writeln!(o, "note: {n}");
+        }
+        o.push('\n');
+        match &self.current {
+            Some(j) => {
+                let _ = writeln!(o, "NOW  job {} {}", j.id, j.scene);
+                let _ = writeln!(o, "{}", percent_bar(j.percent, 20));
+                let mut l = format!("frame {}", frames(j));
+                if let Some(f) = &j.current_frame {
+                    let _ = write!(l, " (at {f})");
+                }
+                let _ = writeln!(o, "{l}");
+                let mut t = Vec::new();
+                if let Some(a) = j.avg_frame_s {
+                    t.push(format!("{}/frame", human_duration(a)));
+                }
+                if let Some(e) = j.elapsed_s {
+                    t.push(format!("elapsed {}", human_duration(e)));
+                }
+                if let Some(e) = j.eta_s {
+                    t.push(format!("ETA {}", human_duration(e)));
+                }
+                if !t.is_empty() {
+                    let _ = writeln!(o, "{}", t.join(" · "));
+                }
+                if let Some(m) = &j.message {
+                    let _ = writeln!(o, "{m}");
+                }
+            }
+            None => {
+                let _ = writeln!(o, "NOW  nothing rendering");
+            }
+        }
+        o.push('\n');
+        let _ = writeln!(o, "QUEUE ({})", self.queue.len());
+        for j in &self.queue {
+            let mut l = format!(" {} {} {}", j.id, j.scene, j.state);
+            if j.priority != 0 {
+                let _ = write!(l, " prio {}", j.priority);
+            }
+            if let Some(a) = j.after {
+                let _ = write!(l, " after {a}");
+            }
+            let _ = writeln!(o, "{l}");
+            if let Some(m) = &j.message {
+                let _ = writeln!(o, "   {m}");
+            }
+        }
+        o.push('\n');
+        let _ = writeln!(o, "RECENT");
+        for j in &self.recent {
+            let mut l = format!(" {} {} {}", j.id, j.scene, j.state);
+            if let Some(e) = j.elapsed_s {
+                let _ = write!(l, " {}", human_duration(e));
+            }
+            let _ = write!(l, " {} fr", frames(j));
+            let _ = writeln!(o, "{l}");
+            if let Some(m) = j.message.as_ref().filter(|_| j.state != "finished") {
+                let _ = writeln!(o, "   {m}");
+            }
+        }
+        o.push('\n');
+        let n = &self.node;
+        let _ = writeln!(
+            o,
+            "node {} · {} · {} CPUs · {} MB",
+            n.host, n.os, n.cpus, n.memory_mb
+        );
+        for r in &n.renderers {
+            let v = r.version.as_deref().unwrap_or(if r.found { "found" } else { "not found" });
+            let _ = writeln!(o, "{}: {v}", r.name);
+        }
+        let _ = writeln!(o, "updated {}", self.updated);
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_and_durations() {
+        assert_eq!(percent_bar(45.0, 10), "[####------]  45%");
+        assert_eq!(percent_bar(100.0, 4), "[####] 100%");
+        assert_eq!(human_duration(3725.0), "1h02m");
+        assert_eq!(human_duration(252.0), "4m12s");
+    }
+
+    #[test]
+    fn json_round_trip_and_text() {
+        let doc = StatusDoc {
+            format: FORMAT,
+            state: "rendering".into(),
+            current: Some(JobInfo {
+                id: 3,
+                scene: "shot01.mb".into(),
+                frames_total: 10,
+                frames_done: 4,
+                percent: 40.0,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&doc).expect("json");
+        let back: StatusDoc = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, doc);
+        let txt = doc.to_text();
+        assert!(txt.contains("job 3 shot01.mb"), "{txt}");
+        assert!(txt.contains("frame 4/10"), "{txt}");
+    }
+}
