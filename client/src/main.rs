@@ -1,1 +1,5 @@
-fn main() { droprender_client::run() }
+//! droprender: send render commands and read status through a synced folder.
+
+fn main() -> std::process::ExitCode {
+    droprender_client::main()
+}

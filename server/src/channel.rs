@@ -94,7 +94,11 @@ fn classify(ledger: &Ledger, raw: &[u8]) -> Option<(u128, String, Result<Command
         }
         Err(e) => {
             let shown = lossy(raw);
-            Some((ledger.hash(&format!("\0raw\0{shown}")), shown, Err(e.into())))
+            Some((
+                ledger.hash(&format!("\0raw\0{shown}")),
+                shown,
+                Err(e.into()),
+            ))
         }
     }
 }
@@ -144,7 +148,16 @@ impl Channel {
                             && buf.len() >= overlap
                             && (cur.offset == 0 || tail_hash(&buf[..overlap]) == cur.tail);
                         if intact {
-                            Some(self.fast(ledger, source, &cur, m.version.clone(), from, &buf, overlap, quiet))
+                            Some(self.fast(
+                                ledger,
+                                source,
+                                &cur,
+                                m.version.clone(),
+                                from,
+                                &buf,
+                                overlap,
+                                quiet,
+                            ))
                         } else {
                             None
                         }
@@ -218,7 +231,8 @@ impl Channel {
         let end = overlap + consumed;
         let tail_from = end.saturating_sub(TAIL as usize);
         let offset = from + end as u64;
-        let nlines = cur.lines + lines.len() as u64 - u64::from(cur.open_line && new.first() == Some(&b'\n'));
+        let nlines = cur.lines + lines.len() as u64
+            - u64::from(cur.open_line && new.first() == Some(&b'\n'));
         Plan {
             source: source.clone(),
             batch: Batch {
@@ -247,7 +261,14 @@ impl Channel {
         }
     }
 
-    fn slow(&mut self, ledger: &Ledger, source: &Source, version: String, buf: &[u8], quiet: bool) -> Plan {
+    fn slow(
+        &mut self,
+        ledger: &Ledger,
+        source: &Source,
+        version: String,
+        buf: &[u8],
+        quiet: bool,
+    ) -> Plan {
         let history = ledger.is_fresh();
         let (mut lines, fragment) = split_lines(buf);
         let accept_fragment = fragment.is_some() && (quiet || history);
@@ -307,10 +328,7 @@ impl Channel {
         if main {
             // commands.txt was rewritten: its count of each text is now `occ`,
             // so every text's deficit is recomputed against it.
-            let mut table: HashMap<u128, Count> = ledger
-                .counts()
-                .map(|(h, c)| (*h, *c))
-                .collect();
+            let mut table: HashMap<u128, Count> = ledger.counts().map(|(h, c)| (*h, *c)).collect();
             for (h, c) in touched {
                 table.insert(h, c);
             }
@@ -412,7 +430,11 @@ mod tests {
         r.folder.put("commands.txt", "progress:\nrend:-s 1 a.mb\n");
         assert!(r.main().await.is_empty(), "history does not run");
         r.folder.push("commands.txt", b"progress:\n");
-        assert_eq!(r.main().await, ["progress:"], "a repeat of an old line runs");
+        assert_eq!(
+            r.main().await,
+            ["progress:"],
+            "a repeat of an old line runs"
+        );
         assert!(r.main().await.is_empty(), "nothing twice");
         r.folder.push("commands.txt", b"Rend:-s 1 a.mb\r\n");
         assert_eq!(r.main().await, ["rend:-s 1 a.mb"]);
@@ -443,10 +465,16 @@ mod tests {
         let mut r = Rig::new();
         r.folder.put("commands.txt", "");
         r.main().await;
-        r.folder.push("commands.txt", b"rend:-s 1 a.mb\nrend:-s 2 a.mb\nprogress:\n");
+        r.folder.push(
+            "commands.txt",
+            b"rend:-s 1 a.mb\nrend:-s 2 a.mb\nprogress:\n",
+        );
         assert_eq!(r.main().await.len(), 3);
         // Phone deletes the first line, edits nothing else, adds a new one.
-        r.folder.put("commands.txt", "rend:-s 2 a.mb\nprogress:\nrend:-s 3 a.mb\n");
+        r.folder.put(
+            "commands.txt",
+            "rend:-s 2 a.mb\nprogress:\nrend:-s 3 a.mb\n",
+        );
         assert_eq!(r.main().await, ["rend:-s 3 a.mb"]);
         // Identity is (text, occurrence): re-adding a deleted line is
         // occurrence 1 again, which already ran. A further copy is new.
@@ -462,7 +490,8 @@ mod tests {
         r.folder.put("commands.txt", "rend:-s 1 a.mb\n");
         r.main().await;
         // Laptop and phone both edit: one version wins, the other is a copy.
-        r.folder.put("commands.txt", "rend:-s 1 a.mb\nrend:-s 2 a.mb\n");
+        r.folder
+            .put("commands.txt", "rend:-s 1 a.mb\nrend:-s 2 a.mb\n");
         let copy = "commands (Jane's conflicted copy 2026-11-22).txt";
         r.folder.put(copy, "rend:-s 1 a.mb\nrend:-s 3 a.mb\n");
         assert_eq!(r.main().await, ["rend:-s 2 a.mb"]);
@@ -495,15 +524,27 @@ mod tests {
         let mut r = Rig::new();
         r.folder.put("commands.txt", "");
         r.main().await;
-        r.folder.push("commands.txt", b"rend:\xff\xfe\n\n# note\nrend:-preRender x a.mb\n");
-        let Some(plan) = r.chan.scan(&r.folder, &r.ledger, &Source::Main, r.t).await.expect("scan") else {
+        r.folder.push(
+            "commands.txt",
+            b"rend:\xff\xfe\n\n# note\nrend:-preRender x a.mb\n",
+        );
+        let Some(plan) = r
+            .chan
+            .scan(&r.folder, &r.ledger, &Source::Main, r.t)
+            .await
+            .expect("scan")
+        else {
             panic!("expected a plan")
         };
         assert_eq!(plan.new_lines.len(), 2);
         assert!(plan.new_lines.iter().all(|l| l.parsed.is_err()));
         assert_eq!(plan.new_lines[1].lineno, 4);
         r.ledger.commit(plan.batch).expect("commit");
-        r.folder.put("commands.txt", "rend:\u{fffd}\n\nrend:-preRender x a.mb\n");
-        assert!(r.main().await.len() <= 1, "a rewrite re-rejects nothing already rejected");
+        r.folder
+            .put("commands.txt", "rend:\u{fffd}\n\nrend:-preRender x a.mb\n");
+        assert!(
+            r.main().await.len() <= 1,
+            "a rewrite re-rejects nothing already rejected"
+        );
     }
 }

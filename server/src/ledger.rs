@@ -36,7 +36,9 @@ pub enum LedgerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the ledger {path} is damaged ({why}); move the state dir aside to start fresh (commands already in commands.txt will then count as history)")]
+    #[error(
+        "the ledger {path} is damaged ({why}); move the state dir aside to start fresh (commands already in commands.txt will then count as history)"
+    )]
     Corrupt { path: PathBuf, why: String },
 }
 
@@ -104,7 +106,10 @@ impl JobState {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, JobState::Finished | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Finished | JobState::Failed | JobState::Cancelled
+        )
     }
 }
 
@@ -358,7 +363,11 @@ impl Ledger {
     }
 
     /// Replaces the whole count table and one cursor (the slow path), as a snapshot.
-    pub fn rebase(&mut self, batch: Batch, counts: HashMap<u128, Count>) -> Result<(), LedgerError> {
+    pub fn rebase(
+        &mut self,
+        batch: Batch,
+        counts: HashMap<u128, Count>,
+    ) -> Result<(), LedgerError> {
         self.counts = counts;
         // Apply the rest of the batch (cursor, jobs, controls) without counts,
         // then snapshot: the new table is too big for one journal record.
@@ -549,12 +558,15 @@ fn read_snapshot(f: File, path: &Path) -> Result<(Header, HashMap<u128, Count>),
         return Err(corrupt("bad header length"));
     }
     let mut hjson = vec![0u8; len];
-    r.read_exact(&mut hjson).map_err(|_| corrupt("truncated header"))?;
+    r.read_exact(&mut hjson)
+        .map_err(|_| corrupt("truncated header"))?;
     let header: Header = serde_json::from_slice(&hjson).map_err(|e| corrupt(&e.to_string()))?;
-    let mut counts = HashMap::with_capacity(usize::try_from(header.entries).unwrap_or(0).min(1 << 24));
+    let mut counts =
+        HashMap::with_capacity(usize::try_from(header.entries).unwrap_or(0).min(1 << 24));
     let mut rec = [0u8; 24];
     for _ in 0..header.entries {
-        r.read_exact(&mut rec).map_err(|_| corrupt("truncated entries"))?;
+        r.read_exact(&mut rec)
+            .map_err(|_| corrupt("truncated entries"))?;
         let mut hb = [0u8; 16];
         hb.copy_from_slice(&rec[..16]);
         let seen = u32::from_le_bytes([rec[16], rec[17], rec[18], rec[19]]);
@@ -605,7 +617,13 @@ mod tests {
                 },
                 ..Default::default()
             };
-            b.counts.insert(h, Count { seen: 1, deficit: 0 });
+            b.counts.insert(
+                h,
+                Count {
+                    seen: 1,
+                    deficit: 0,
+                },
+            );
             let id = l.allocate_job();
             b.jobs.push(job(id));
             l.commit(b).expect("commit");
@@ -617,7 +635,13 @@ mod tests {
         let l = Ledger::open(dir.path()).expect("reopen");
         assert!(!l.is_fresh());
         assert_eq!(l.hash("progress:"), h, "the hash key persists");
-        assert_eq!(l.count(h), Count { seen: 1, deficit: 0 });
+        assert_eq!(
+            l.count(h),
+            Count {
+                seen: 1,
+                deficit: 0
+            }
+        );
         assert_eq!(l.cursor("commands.txt").map(|c| c.offset), Some(10));
         assert_eq!(l.job(1).map(|j| j.state), Some(JobState::Finished));
         drop(l);

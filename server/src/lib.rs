@@ -1,10 +1,21 @@
 //! droprender-node: the render-node daemon.
 //!
-//! See ARCHITECTURE.md for the codemap. In short: [`watcher`] turns folder
-//! events into hints, [`channel`] finds new command lines exactly once,
-//! [`ledger`] makes every decision durable before it is acted on, [`worker`]
-//! runs renderers in their own process group, and [`status`] keeps the status
-//! files in the folder current. [`node`] ties them together.
+//! See ARCHITECTURE.md for the codemap. In short: [`channel`] finds new
+//! command lines exactly once, [`ledger`] makes every decision durable before
+//! it is acted on, [`worker`] runs renderers (argv and parsing from
+//! [`renderer`]) in their own process group via [`process`], and [`status`]
+//! keeps the status files in the folder current. [`node`] ties them together.
 
 pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod ledger;
+pub mod node;
+pub mod paths;
+pub mod preview;
+pub mod process;
+pub mod projects;
+pub mod renderer;
+pub mod status;
+pub mod worker;

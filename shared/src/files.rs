@@ -88,7 +88,12 @@ mod tests {
             assert_eq!(classify(n), Some(Source::Copy(n.to_string())), "{n}");
         }
         assert_eq!(classify("commands.txt"), Some(Source::Main));
-        for n in ["LOG.txt", "commands.txt.bak", "commands (1).txt", "xcommands.txt"] {
+        for n in [
+            "LOG.txt",
+            "commands.txt.bak",
+            "commands (1).txt",
+            "xcommands.txt",
+        ] {
             assert_eq!(classify(n), None, "{n}");
         }
     }

@@ -174,16 +174,29 @@ mod tests {
     fn formats_and_parses() {
         let l = LogLine::new(t(), Event::Accepted, "rend:-s 1 a.mb")
             .job(12)
-            .at(LineRef { copy: None, line: 7 });
+            .at(LineRef {
+                copy: None,
+                line: 7,
+            });
         let s = l.to_string();
-        assert_eq!(s, "2026-11-22 10:00:01 accepted job 12 (line 7): rend:-s 1 a.mb");
+        assert_eq!(
+            s,
+            "2026-11-22 10:00:01 accepted job 12 (line 7): rend:-s 1 a.mb"
+        );
         let p = LogLine::parse(&s).expect("parses");
-        assert_eq!((p.event, p.job, p.text.as_str()), (Event::Accepted, Some(12), "rend:-s 1 a.mb"));
+        assert_eq!(
+            (p.event, p.job, p.text.as_str()),
+            (Event::Accepted, Some(12), "rend:-s 1 a.mb")
+        );
     }
 
     #[test]
     fn newlines_cannot_forge_lines() {
-        let l = LogLine::new(t(), Event::Rejected, "bad\n2026-11-22 10:00:01 finished job 1: x");
+        let l = LogLine::new(
+            t(),
+            Event::Rejected,
+            "bad\n2026-11-22 10:00:01 finished job 1: x",
+        );
         assert_eq!(l.to_string().lines().count(), 1);
     }
 }

@@ -163,7 +163,11 @@ mod tests {
     #[test]
     fn blanks_and_comments_are_ignored() {
         for raw in ["", "   ", "\r", "# a note", "  # indented note", "\u{feff}"] {
-            assert_eq!(normalize_line(raw.as_bytes()), Ok(Normalized::Ignored), "{raw:?}");
+            assert_eq!(
+                normalize_line(raw.as_bytes()),
+                Ok(Normalized::Ignored),
+                "{raw:?}"
+            );
         }
     }
 

@@ -196,7 +196,10 @@ impl StatusDoc {
             n.host, n.os, n.cpus, n.memory_mb
         );
         for r in &n.renderers {
-            let v = r.version.as_deref().unwrap_or(if r.found { "found" } else { "not found" });
+            let v = r
+                .version
+                .as_deref()
+                .unwrap_or(if r.found { "found" } else { "not found" });
             let _ = writeln!(o, "{}: {v}", r.name);
         }
         let _ = writeln!(o, "updated {}", self.updated);

@@ -32,8 +32,15 @@ static ALLOW: &[FlagSpec] = &[
 static DENY: &[DenySpec] = &[
     DenySpec {
         names: &[
-            "-P", "--python", "--python-text", "--python-expr", "--python-console",
-            "--python-exit-code", "--addons", "-c", "--command",
+            "-P",
+            "--python",
+            "--python-text",
+            "--python-expr",
+            "--python-console",
+            "--python-exit-code",
+            "--addons",
+            "-c",
+            "--command",
         ],
         why: "it runs Python code",
     },
@@ -42,7 +49,11 @@ static DENY: &[DenySpec] = &[
         why: "it lets scripts embedded in the .blend run",
     },
     DenySpec {
-        names: &["--python-use-system-env", "--env-system-*", "--app-template"],
+        names: &[
+            "--python-use-system-env",
+            "--env-system-*",
+            "--app-template",
+        ],
         why: "it loads Python from a path of the sender's choice",
     },
     DenySpec {
@@ -58,7 +69,16 @@ static DENY: &[DenySpec] = &[
         why: "debug modes are not for remote use",
     },
     DenySpec {
-        names: &["-b", "--background", "-a", "--render-anim", "-f", "--render-frame", "-Y", "--disable-autoexec"],
+        names: &[
+            "-b",
+            "--background",
+            "-a",
+            "--render-anim",
+            "-f",
+            "--render-frame",
+            "-Y",
+            "--disable-autoexec",
+        ],
         why: "the node adds it itself; write `rend:blender -s 1 -e 10 shot.blend`",
     },
     DenySpec {
@@ -116,11 +136,30 @@ mod tests {
 
     /// Every code-running flag in blender.md's deny list, and the ones the node owns.
     pub(crate) const DENIED: &[&str] = &[
-        "-P x.py", "--python x.py", "--python-text t", "--python-expr x", "--python-console",
-        "--addons a", "-c x", "--command x", "-y", "--enable-autoexec",
-        "--python-use-system-env", "--env-system-scripts /x", "--app-template t", "-r",
-        "--register", "--register-allusers", "--open-last", "--log-file /tmp/x",
-        "--debug-python", "-o /tmp/x", "-b", "-a", "-f 1", "--",
+        "-P x.py",
+        "--python x.py",
+        "--python-text t",
+        "--python-expr x",
+        "--python-console",
+        "--addons a",
+        "-c x",
+        "--command x",
+        "-y",
+        "--enable-autoexec",
+        "--python-use-system-env",
+        "--env-system-scripts /x",
+        "--app-template t",
+        "-r",
+        "--register",
+        "--register-allusers",
+        "--open-last",
+        "--log-file /tmp/x",
+        "--debug-python",
+        "-o /tmp/x",
+        "-b",
+        "-a",
+        "-f 1",
+        "--",
     ];
 
     #[test]
@@ -133,10 +172,14 @@ mod tests {
 
     #[test]
     fn allowed_and_shapes() {
-        let (flags, scene) = v("-s 1 -e 3 -F png -t 2 -E cycles -res 64x48 -cam Camera s.blend").expect("ok");
+        let (flags, scene) =
+            v("-s 1 -e 3 -F png -t 2 -E cycles -res 64x48 -cam Camera s.blend").expect("ok");
         assert_eq!(scene, "s.blend");
         assert_eq!(flags[2].value.as_deref(), Some("PNG"));
-        assert!(v("-s -5 s.blend").is_err(), "signed frames are relative in Blender");
+        assert!(
+            v("-s -5 s.blend").is_err(),
+            "signed frames are relative in Blender"
+        );
         assert!(v("-s 1.5 s.blend").is_err());
         assert!(v("-s 3 -e 1 s.blend").is_err());
         assert!(v("-s 1 s.mb").is_err());

@@ -6,7 +6,14 @@ use crate::profile::Flag;
 
 /// Renderers a line may name with `-r`. The node may allow fewer.
 pub const RENDERERS: &[&str] = &[
-    "sw", "hw2", "arnold", "vray", "redshift", "renderman", "file", "default",
+    "sw",
+    "hw2",
+    "arnold",
+    "vray",
+    "redshift",
+    "renderman",
+    "file",
+    "default",
 ];
 
 /// Most frames one line may ask for.
@@ -75,15 +82,25 @@ static ALLOW: &[FlagSpec] = &[
 static DENY: &[DenySpec] = &[
     DenySpec {
         names: &[
-            "-preRender", "-postRender", "-preLayer", "-postLayer", "-preFrame", "-postFrame",
-            "-pre", "-post",
+            "-preRender",
+            "-postRender",
+            "-preLayer",
+            "-postLayer",
+            "-preFrame",
+            "-postFrame",
+            "-pre",
+            "-post",
         ],
         why: "it runs MEL code",
     },
     DenySpec {
         names: &[
-            "-insertPreRender", "-insertPostRender", "-insertPreLayer", "-insertPostLayer",
-            "-insertPreFrame", "-insertPostFrame",
+            "-insertPreRender",
+            "-insertPostRender",
+            "-insertPreLayer",
+            "-insertPostLayer",
+            "-insertPreFrame",
+            "-insertPostFrame",
         ],
         why: "it inserts MEL code",
     },
@@ -93,13 +110,24 @@ static DENY: &[DenySpec] = &[
     },
     DenySpec {
         names: &[
-            "-rst", "-rsp", "-rsa", "-rendersetuptemplate", "-rendersettingspreset",
+            "-rst",
+            "-rsp",
+            "-rsa",
+            "-rendersetuptemplate",
+            "-rendersettingspreset",
             "-rendersettingsaov",
         ],
         why: "it loads a settings file of the sender's choice into the scene",
     },
     DenySpec {
-        names: &["-log", "-ai:lfn", "-ai:stf", "-ai:pff", "-ribFile", "-exportFileName"],
+        names: &[
+            "-log",
+            "-ai:lfn",
+            "-ai:stf",
+            "-ai:pff",
+            "-ribFile",
+            "-exportFileName",
+        ],
         why: "it writes a file at any path",
     },
     DenySpec {
@@ -112,8 +140,16 @@ static DENY: &[DenySpec] = &[
     },
     DenySpec {
         names: &[
-            "-rib", "-bake", "-checkpoint", "-noRender", "-ipr", "-keepMel", "-test",
-            "-listRenderers", "-pythonver", "-help",
+            "-rib",
+            "-bake",
+            "-checkpoint",
+            "-noRender",
+            "-ipr",
+            "-keepMel",
+            "-test",
+            "-listRenderers",
+            "-pythonver",
+            "-help",
         ],
         why: "it does not render frames",
     },
@@ -125,7 +161,11 @@ pub(crate) static PROFILE: Profile = Profile {
     deny: DENY,
     deny_namespaces: true,
     deny_ignores_case: true,
-    deny_values: &[("-r", "interBatch", "it opens a command port that runs remote MEL")],
+    deny_values: &[(
+        "-r",
+        "interBatch",
+        "it opens a command port that runs remote MEL",
+    )],
     scene_exts: &[".ma", ".mb"],
 };
 
@@ -192,16 +232,51 @@ mod tests {
 
     /// Every flag in the deny table of maya-render.md, with the shape of its value.
     pub(crate) const DENIED: &[&str] = &[
-        "-preRender x", "-postRender x", "-preLayer x", "-postLayer x", "-preFrame x",
-        "-postFrame x", "-pre x", "-post x", "-insertPreRender x", "-insertPostRender x",
-        "-insertPreLayer x", "-insertPostLayer x", "-insertPreFrame x", "-insertPostFrame x",
-        "-interactive", "-A", "-rst f.json", "-rsp f.json", "-rsa f.json",
-        "-rendersetuptemplate f.json", "-rendersettingspreset f.json",
-        "-rendersettingsaov f.json", "-log /tmp/x", "-ai:lfn /tmp/x", "-ai:stf /tmp/x",
-        "-ai:pff /tmp/x", "-ribFile /tmp/x", "-exportFileName /tmp/x", "-ai:sppg /x",
-        "-ai:sppr /x", "-ai:spsh /x", "-ai:sptx /x", "-ai:uopt x", "-ai:port 1",
-        "-rib", "-bake", "-checkpoint", "-noRender", "-ipr", "-keepMel", "-test",
-        "-listRenderers", "-pythonver", "-ai:foo 1", "-PRERENDER x",
+        "-preRender x",
+        "-postRender x",
+        "-preLayer x",
+        "-postLayer x",
+        "-preFrame x",
+        "-postFrame x",
+        "-pre x",
+        "-post x",
+        "-insertPreRender x",
+        "-insertPostRender x",
+        "-insertPreLayer x",
+        "-insertPostLayer x",
+        "-insertPreFrame x",
+        "-insertPostFrame x",
+        "-interactive",
+        "-A",
+        "-rst f.json",
+        "-rsp f.json",
+        "-rsa f.json",
+        "-rendersetuptemplate f.json",
+        "-rendersettingspreset f.json",
+        "-rendersettingsaov f.json",
+        "-log /tmp/x",
+        "-ai:lfn /tmp/x",
+        "-ai:stf /tmp/x",
+        "-ai:pff /tmp/x",
+        "-ribFile /tmp/x",
+        "-exportFileName /tmp/x",
+        "-ai:sppg /x",
+        "-ai:sppr /x",
+        "-ai:spsh /x",
+        "-ai:sptx /x",
+        "-ai:uopt x",
+        "-ai:port 1",
+        "-rib",
+        "-bake",
+        "-checkpoint",
+        "-noRender",
+        "-ipr",
+        "-keepMel",
+        "-test",
+        "-listRenderers",
+        "-pythonver",
+        "-ai:foo 1",
+        "-PRERENDER x",
     ];
 
     #[test]
@@ -222,22 +297,41 @@ mod tests {
         let (flags, scene) = v("-r arnold -s 1 -e 10.5 -b 0.5 -pad 4 -cam cam1:main -rl a,b -x 640 -y 480 -percentRes 50 -rd out -im shot_<Camera> -of EXR -fnc name.#.ext -ai:threads 2 -ai:lve 1 -skipExistingFrames on -verb a.mb").expect("ok");
         assert_eq!(scene, "a.mb");
         assert_eq!(flags.len(), 18);
-        assert!(flags.iter().any(|f| f.name == "-of" && f.value.as_deref() == Some("exr")));
+        assert!(
+            flags
+                .iter()
+                .any(|f| f.name == "-of" && f.value.as_deref() == Some("exr"))
+        );
     }
 
     #[test]
     fn shape_errors() {
-        assert!(matches!(v("-s 1 -s 2 a.mb"), Err(ParseError::DuplicateFlag(_))));
+        assert!(matches!(
+            v("-s 1 -s 2 a.mb"),
+            Err(ParseError::DuplicateFlag(_))
+        ));
         assert!(matches!(v("-s 5 -e 1 a.mb"), Err(ParseError::Invalid(_))));
         assert!(matches!(v("-s 1e3 a.mb"), Err(ParseError::BadValue { .. })));
         assert!(matches!(v("-s a.mb"), Err(ParseError::MissingValue(_))));
         assert!(matches!(v("-s 1"), Err(ParseError::MissingScene)));
         assert!(matches!(v("a.mb -s 1"), Err(ParseError::AfterScene(_))));
-        assert!(matches!(v("-S 1 a.mb"), Err(ParseError::MisspelledFlag(..))));
+        assert!(matches!(
+            v("-S 1 a.mb"),
+            Err(ParseError::MisspelledFlag(..))
+        ));
         assert!(matches!(v("-bogus a.mb"), Err(ParseError::UnknownFlag(..))));
         assert!(matches!(v("-s 1 a.txt"), Err(ParseError::BadScene(..))));
-        assert!(matches!(v("-r sw -ai:threads 2 a.mb"), Err(ParseError::Invalid(_))));
-        assert!(matches!(v("-im ../x a.mb"), Err(ParseError::BadValue { .. })));
-        assert!(matches!(v("-s 1 -e 200000 a.mb"), Err(ParseError::Invalid(_))));
+        assert!(matches!(
+            v("-r sw -ai:threads 2 a.mb"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            v("-im ../x a.mb"),
+            Err(ParseError::BadValue { .. })
+        ));
+        assert!(matches!(
+            v("-s 1 -e 200000 a.mb"),
+            Err(ParseError::Invalid(_))
+        ));
     }
 }

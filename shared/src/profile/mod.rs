@@ -157,7 +157,10 @@ impl Profile {
     }
 
     /// Walks `flags… scene`, checking every flag against the lists.
-    pub(crate) fn walk(&self, tokens: &[String]) -> Result<(Vec<(&'static FlagSpec, Flag)>, String), ParseError> {
+    pub(crate) fn walk(
+        &self,
+        tokens: &[String],
+    ) -> Result<(Vec<(&'static FlagSpec, Flag)>, String), ParseError> {
         let mut flags: Vec<(&'static FlagSpec, Flag)> = Vec::new();
         let mut i = 0;
         while i < tokens.len() {
@@ -195,7 +198,9 @@ impl Profile {
                     let v = match tokens.get(i + 1) {
                         // The last token is the scene, never a value.
                         Some(v) if i + 2 < tokens.len() => v,
-                        Some(last) if !self.looks_like_scene(last) => return Err(ParseError::MissingScene),
+                        Some(last) if !self.looks_like_scene(last) => {
+                            return Err(ParseError::MissingScene);
+                        }
                         _ => return Err(ParseError::MissingValue(spec.name.to_string())),
                     };
                     if let Some((_, _, why)) = self
@@ -235,13 +240,18 @@ fn bad(flag: &str, value: &str, rule: impl Into<String>) -> ParseError {
 }
 
 fn is_frame(v: &str, signed: bool) -> bool {
-    let digits = if signed { v.strip_prefix('-').unwrap_or(v) } else { v };
+    let digits = if signed {
+        v.strip_prefix('-').unwrap_or(v)
+    } else {
+        v
+    };
     let (int, frac) = match digits.split_once('.') {
         Some((a, b)) => (a, Some(b)),
         None => (digits, None),
     };
     let int_ok = (1..=6).contains(&int.len()) && int.bytes().all(|b| b.is_ascii_digit());
-    let frac_ok = frac.is_none_or(|f| (1..=3).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()));
+    let frac_ok =
+        frac.is_none_or(|f| (1..=3).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()));
     int_ok && frac_ok
 }
 
@@ -256,10 +266,20 @@ fn check_value(flag: &str, kind: Value, v: &str) -> Result<(), ParseError> {
             .ok_or_else(|| bad(flag, v, "expected a frame number such as 1, -10 or 12.5")),
         Value::WholeFrame => (is_frame(v, false) && !v.contains('.'))
             .then_some(())
-            .ok_or_else(|| bad(flag, v, "expected a whole frame number without a sign, such as 1 or 240")),
+            .ok_or_else(|| {
+                bad(
+                    flag,
+                    v,
+                    "expected a whole frame number without a sign, such as 1 or 240",
+                )
+            }),
         Value::Int(lo, hi) => match v.parse::<i64>() {
             Ok(n) if (lo..=hi).contains(&n) => Ok(()),
-            _ => Err(bad(flag, v, format!("expected a whole number from {lo} to {hi}"))),
+            _ => Err(bad(
+                flag,
+                v,
+                format!("expected a whole number from {lo} to {hi}"),
+            )),
         },
         Value::Float(lo, hi) => match v.parse::<f64>() {
             Ok(n) if n.is_finite() && (lo..=hi).contains(&n) && v.len() <= 12 => Ok(()),
@@ -267,29 +287,50 @@ fn check_value(flag: &str, kind: Value, v: &str) -> Result<(), ParseError> {
         },
         Value::CameraName => name_ok(v, 128, |c| c.is_ascii_alphanumeric() || "_:|".contains(c))
             .then_some(())
-            .ok_or_else(|| bad(flag, v, "a camera name is letters, digits, _ : and |, starting with a letter or _")),
+            .ok_or_else(|| {
+                bad(
+                    flag,
+                    v,
+                    "a camera name is letters, digits, _ : and |, starting with a letter or _",
+                )
+            }),
         Value::LayerNames => v
             .split(',')
             .all(|n| name_ok(n, 64, |c| c.is_ascii_alphanumeric() || "_:".contains(c)))
             .then_some(())
-            .ok_or_else(|| bad(flag, v, "layer names are letters, digits, _ and :, separated by commas")),
+            .ok_or_else(|| {
+                bad(
+                    flag,
+                    v,
+                    "layer names are letters, digits, _ and :, separated by commas",
+                )
+            }),
         Value::Dir => {
-            let ok = !v.is_empty() && v.len() <= 1024 && !v.starts_with('-') && !v.chars().any(|c| c.is_control());
+            let ok = !v.is_empty()
+                && v.len() <= 1024
+                && !v.starts_with('-')
+                && !v.chars().any(|c| c.is_control());
             ok.then_some(())
                 .ok_or_else(|| bad(flag, v, "expected a directory path"))
         }
         Value::ImagePrefix => {
             let ok = (1..=128).contains(&v.len())
-                && v.chars().all(|c| c.is_ascii_alphanumeric() || "_.<>-".contains(c))
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.<>-".contains(c))
                 && !v.starts_with('.');
-            ok.then_some(())
-                .ok_or_else(|| bad(flag, v, "an image prefix is letters, digits and _ . < > -, without /"))
+            ok.then_some(()).ok_or_else(|| {
+                bad(
+                    flag,
+                    v,
+                    "an image prefix is letters, digits and _ . < > -, without /",
+                )
+            })
         }
         Value::Resolution => {
             let ok = v.split_once(['x', 'X']).is_some_and(|(w, h)| {
-                [w, h]
-                    .iter()
-                    .all(|n| n.len() <= 5 && n.parse::<u32>().is_ok_and(|n| (1..=16384).contains(&n)))
+                [w, h].iter().all(|n| {
+                    n.len() <= 5 && n.parse::<u32>().is_ok_and(|n| (1..=16384).contains(&n))
+                })
             });
             ok.then_some(())
                 .ok_or_else(|| bad(flag, v, "expected WIDTHxHEIGHT, such as 1920x1080"))
@@ -330,7 +371,11 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 }
 
 /// Checks the scene token's shape: extension and no leading dash.
-pub(crate) fn check_scene(scene: &str, kind: RendererKind, label: &'static str) -> Result<(), ParseError> {
+pub(crate) fn check_scene(
+    scene: &str,
+    kind: RendererKind,
+    label: &'static str,
+) -> Result<(), ParseError> {
     let lower = scene.to_ascii_lowercase();
     let exts = kind.scene_extensions();
     if !exts
@@ -344,7 +389,11 @@ pub(crate) fn check_scene(scene: &str, kind: RendererKind, label: &'static str) 
         return Err(ParseError::BadScene(scene.to_string(), label, want));
     }
     if scene.len() > 1024 || scene.chars().any(|c| c.is_control()) {
-        return Err(ParseError::BadScene(scene.to_string(), label, "the path is not usable"));
+        return Err(ParseError::BadScene(
+            scene.to_string(),
+            label,
+            "the path is not usable",
+        ));
     }
     Ok(())
 }

@@ -79,7 +79,11 @@ impl LocalFolder {
         }
     }
 
-    fn read_from_sync(&self, name: &str, offset: u64) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
+    fn read_from_sync(
+        &self,
+        name: &str,
+        offset: u64,
+    ) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
         let mut f = match File::open(self.path(name)) {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound && self.root.is_dir() => return Ok(None),
@@ -126,7 +130,11 @@ impl LocalFolder {
 
     fn write_atomic_sync(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
         let suffix: u64 = rand::random();
-        let tmp_name = format!("{}{name}.{suffix:016x}{}", files::TEMP_PREFIX, files::TEMP_SUFFIX);
+        let tmp_name = format!(
+            "{}{name}.{suffix:016x}{}",
+            files::TEMP_PREFIX,
+            files::TEMP_SUFFIX
+        );
         let tmp = self.path(&tmp_name);
         let result = (|| {
             let mut f = File::create(&tmp)?;
@@ -181,7 +189,11 @@ impl Folder for LocalFolder {
         self.stat_sync(name)
     }
 
-    async fn read_from(&self, name: &str, offset: u64) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
+    async fn read_from(
+        &self,
+        name: &str,
+        offset: u64,
+    ) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
         let (me, name) = (self.clone(), name.to_string());
         blocking(move || me.read_from_sync(&name, offset)).await
     }
@@ -227,14 +239,17 @@ impl Folder for LocalFolder {
         };
         let guard: WatchGuard = match self.poll {
             Some(interval) => {
-                let mut w = PollWatcher::new(handler, Config::default().with_poll_interval(interval))
+                let mut w =
+                    PollWatcher::new(handler, Config::default().with_poll_interval(interval))
+                        .map_err(err)?;
+                w.watch(&self.root, RecursiveMode::NonRecursive)
                     .map_err(err)?;
-                w.watch(&self.root, RecursiveMode::NonRecursive).map_err(err)?;
                 Box::new(w)
             }
             None => {
                 let mut w = RecommendedWatcher::new(handler, Config::default()).map_err(err)?;
-                w.watch(&self.root, RecursiveMode::NonRecursive).map_err(err)?;
+                w.watch(&self.root, RecursiveMode::NonRecursive)
+                    .map_err(err)?;
                 Box::new(w)
             }
         };
@@ -251,13 +266,29 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = LocalFolder::new(dir.path());
         assert_eq!(f.stat("commands.txt").await.expect("stat"), None);
-        f.append("commands.txt", b"progress:\n".to_vec()).await.expect("append");
-        f.append("commands.txt", b"rend:-s 1 a.mb\n".to_vec()).await.expect("append");
-        let (meta, tail) = f.read_from("commands.txt", 10).await.expect("read").expect("exists");
+        f.append("commands.txt", b"progress:\n".to_vec())
+            .await
+            .expect("append");
+        f.append("commands.txt", b"rend:-s 1 a.mb\n".to_vec())
+            .await
+            .expect("append");
+        let (meta, tail) = f
+            .read_from("commands.txt", 10)
+            .await
+            .expect("read")
+            .expect("exists");
         assert_eq!(meta.size, 25);
         assert_eq!(tail, b"rend:-s 1 a.mb\n");
-        f.write_atomic("status.txt", b"hello".to_vec()).await.expect("write");
-        let names: Vec<String> = f.list().await.expect("list").into_iter().map(|e| e.name).collect();
+        f.write_atomic("status.txt", b"hello".to_vec())
+            .await
+            .expect("write");
+        let names: Vec<String> = f
+            .list()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert!(names.contains(&"status.txt".to_string()));
         assert!(!names.iter().any(|n| files::is_temp(n)), "{names:?}");
     }
@@ -267,13 +298,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::create_dir(dir.path().join("commands.txt")).expect("mkdir");
         let f = LocalFolder::new(dir.path());
-        assert!(matches!(f.stat("commands.txt").await, Err(StorageError::NotAFile(_))));
+        assert!(matches!(
+            f.stat("commands.txt").await,
+            Err(StorageError::NotAFile(_))
+        ));
     }
 
     #[tokio::test]
     async fn a_missing_folder_says_so() {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = LocalFolder::new(dir.path().join("gone"));
-        assert!(matches!(f.stat("commands.txt").await, Err(StorageError::FolderMissing(_))));
+        assert!(matches!(
+            f.stat("commands.txt").await,
+            Err(StorageError::FolderMissing(_))
+        ));
     }
 }

@@ -36,8 +36,12 @@ impl MemFolder {
         g.next_version += 1;
         let v = g.next_version;
         g.files.insert(name.to_string(), (data.into(), v));
-        g.watchers
-            .retain(|w| !matches!(w.try_send(Hint::Changed(name.to_string())), Err(mpsc::error::TrySendError::Closed(_))));
+        g.watchers.retain(|w| {
+            !matches!(
+                w.try_send(Hint::Changed(name.to_string())),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        });
     }
 
     /// Appends as another device would.
@@ -72,7 +76,11 @@ impl Folder for MemFolder {
         Ok(self.lock().files.get(name).map(|(d, v)| Self::meta(d, *v)))
     }
 
-    async fn read_from(&self, name: &str, offset: u64) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
+    async fn read_from(
+        &self,
+        name: &str,
+        offset: u64,
+    ) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
         Ok(self.lock().files.get(name).map(|(d, v)| {
             let start = usize::try_from(offset).unwrap_or(usize::MAX).min(d.len());
             (Self::meta(d, *v), d[start..].to_vec())

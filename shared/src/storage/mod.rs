@@ -110,7 +110,11 @@ pub trait Folder: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
     /// Appends bytes as one unit: concurrent appenders never interleave or lose data.
-    fn append(&self, name: &str, data: Vec<u8>) -> impl Future<Output = Result<(), StorageError>> + Send;
+    fn append(
+        &self,
+        name: &str,
+        data: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
     /// Starts sending change hints to `tx` until the guard is dropped.
     fn watch(&self, tx: mpsc::Sender<Hint>) -> Result<WatchGuard, StorageError>;

@@ -1,0 +1,85 @@
+//! Argument parsing for `droprender`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{self, Failure};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "droprender",
+    version,
+    about = "Send renders to a droprender node and watch them, through a synced folder"
+)]
+pub struct Cli {
+    /// The synced folder the node watches (or set DROPRENDER_FOLDER).
+    #[arg(long, env = "DROPRENDER_FOLDER", global = true)]
+    pub folder: Option<PathBuf>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Queue a render: `droprender rend -r sw -s 1 -e 10 shot01.mb` (or `rend blender -s 1 -e 3 a.blend`).
+    Rend {
+        /// Render flags, then the scene (relative to the node's projects root).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]
+        args: Vec<String>,
+    },
+    /// Append one raw command line, e.g. `droprender send "progress:"`.
+    Send { line: String },
+    /// Ask for the newest frame (preview.jpg) and wait for it.
+    Progress {
+        /// Do not wait for the node's answer.
+        #[arg(long)]
+        no_wait: bool,
+        /// Seconds to wait for the node's answer.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Show status.txt (or status.json with --json).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the scenes the node can render.
+    Projects {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the last lines of LOG.txt.
+    Log {
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("droprender: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Refused(msg)) => {
+            eprintln!("droprender: refused: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("droprender: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

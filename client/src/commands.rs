@@ -1,0 +1,227 @@
+//! What each `droprender` subcommand does, over the synced-folder seam.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow};
+use droprender_shared::command::{self, ParseError};
+use droprender_shared::files;
+use droprender_shared::logline::{Event, LogLine};
+use droprender_shared::status::StatusDoc;
+use droprender_shared::storage::{Folder, LocalFolder};
+
+use crate::cli::{Cli, Cmd};
+
+/// How a command failed: refused lines exit 2, everything else 1.
+#[derive(Debug)]
+pub enum Failure {
+    Refused(String),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let dir = cli
+        .folder
+        .ok_or_else(|| anyhow!("which folder? pass --folder DIR or set DROPRENDER_FOLDER"))?;
+    if !dir.is_dir() {
+        return Err(anyhow!("the folder {} does not exist", dir.display()).into());
+    }
+    let folder = LocalFolder::new(dir);
+    match cli.cmd {
+        Cmd::Rend { args } => {
+            let line = format!("rend:{}", join_args(&args));
+            send(&folder, &line).await
+        }
+        Cmd::Send { line } => send(&folder, &line).await,
+        Cmd::Progress { no_wait, timeout } => {
+            progress(&folder, no_wait, Duration::from_secs(timeout)).await
+        }
+        Cmd::Status { json } => status(&folder, json).await,
+        Cmd::Projects { json } => {
+            let text = read_text(&folder, files::PROJECTS)
+                .await?
+                .unwrap_or_default();
+            if json {
+                let list: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(anyhow::Error::from)?
+                );
+            } else {
+                print!("{text}");
+            }
+            Ok(())
+        }
+        Cmd::Log { n, json } => {
+            let text = read_text(&folder, files::LOG).await?.unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(n)..];
+            if json {
+                let items: Vec<serde_json::Value> = tail
+                    .iter()
+                    .map(|l| match LogLine::parse(l) {
+                        Some(p) => serde_json::json!({
+                            "time": p.time.format(droprender_shared::logline::TIME_FORMAT).to_string(),
+                            "event": p.event.word(),
+                            "job": p.job,
+                            "text": p.text,
+                        }),
+                        None => serde_json::json!({ "text": l }),
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&items).map_err(anyhow::Error::from)?
+                );
+            } else {
+                for l in tail {
+                    println!("{l}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Quotes arguments that need it, so the node's tokenizer gets them back.
+fn join_args(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.is_empty()
+                || a.chars()
+                    .any(|c| c.is_whitespace() || c == '\'' || c == '"')
+            {
+                if a.contains('"') {
+                    format!("'{a}'")
+                } else {
+                    format!("\"{a}\"")
+                }
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Validates with the shared grammar, then appends the normalised line in one write.
+async fn send<F: Folder>(folder: &F, raw: &str) -> Result<(), Failure> {
+    if raw.contains('\n') || raw.contains('\r') {
+        return Err(Failure::Refused("send one line at a time".into()));
+    }
+    let (text, cmd) = match command::parse_str(raw) {
+        Ok(Some(x)) => x,
+        Ok(None) => return Err(Failure::Refused("the line is empty or a comment".into())),
+        Err(e) => return Err(Failure::Refused(refusal(&e))),
+    };
+    let bytes = format!("{text}\n").into_bytes();
+    if bytes.len() > droprender_shared::normalize::MAX_LINE_BYTES {
+        return Err(Failure::Refused(
+            "the line is longer than 4096 bytes".into(),
+        ));
+    }
+    folder
+        .append(files::COMMANDS, bytes)
+        .await
+        .with_context(|| format!("appending to {}", files::COMMANDS))?;
+    println!("sent: {}", cmd.to_line());
+    Ok(())
+}
+
+fn refusal(e: &ParseError) -> String {
+    e.to_string()
+}
+
+async fn read_text<F: Folder>(folder: &F, name: &str) -> anyhow::Result<Option<String>> {
+    Ok(folder
+        .read_from(name, 0)
+        .await
+        .with_context(|| format!("reading {name}"))?
+        .map(|(_, b)| String::from_utf8_lossy(&b).into_owned()))
+}
+
+async fn read_status<F: Folder>(folder: &F) -> anyhow::Result<StatusDoc> {
+    let text = read_text(folder, files::STATUS_JSON).await?.ok_or_else(|| {
+        anyhow!(
+            "there is no {} in {}: is a droprender-node running on this folder, and has the sync caught up?",
+            files::STATUS_JSON,
+            folder.describe()
+        )
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid", files::STATUS_JSON))
+}
+
+async fn status<F: Folder>(folder: &F, json: bool) -> Result<(), Failure> {
+    let doc = read_status(folder).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?
+        );
+    } else {
+        print!("{}", doc.to_text());
+    }
+    Ok(())
+}
+
+/// Appends `progress:` and waits until LOG.txt shows the node's answer.
+async fn progress<F: Folder>(folder: &F, no_wait: bool, timeout: Duration) -> Result<(), Failure> {
+    let before = folder
+        .stat(files::LOG)
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_or(0, |m| m.size);
+    send(folder, "progress:").await?;
+    if no_wait {
+        return Ok(());
+    }
+    let t = Instant::now();
+    while t.elapsed() < timeout {
+        if let Some((_, tail)) = folder
+            .read_from(files::LOG, before)
+            .await
+            .map_err(anyhow::Error::from)?
+        {
+            let text = String::from_utf8_lossy(&tail);
+            if let Some(l) = text
+                .lines()
+                .filter_map(LogLine::parse)
+                .find(|l| l.event == Event::Progress)
+            {
+                println!("{}", l.text);
+                if l.text.contains(files::PREVIEW) {
+                    println!(
+                        "preview: {}",
+                        folder.describe().trim_end_matches('/').to_string() + "/" + files::PREVIEW
+                    );
+                }
+                return Ok(());
+            }
+        }
+        // The client has no watcher: a light poll while a person waits.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(anyhow!(
+        "no answer from the node within {}s; is it running, and is the folder syncing?",
+        timeout.as_secs()
+    )
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_with_spaces_are_quoted() {
+        assert_eq!(
+            join_args(&["-cam".into(), "my cam".into(), "a.mb".into()]),
+            "-cam \"my cam\" a.mb"
+        );
+    }
+}

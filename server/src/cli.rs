@@ -1,0 +1,151 @@
+//! The command line: `droprender-node run …`, `demo`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use droprender_shared::storage::LocalFolder;
+use tokio::sync::watch;
+
+use crate::config::{Config, Overrides};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "droprender-node",
+    version,
+    about = "Render node: runs renders requested through a synced folder's commands.txt"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Watch the folder and render until SIGINT/SIGTERM.
+    Run(RunArgs),
+    /// Run a short render end to end in a scratch folder, with the Render simulator.
+    Demo(crate::demo::DemoArgs),
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct RunArgs {
+    /// The synced folder that holds commands.txt.
+    #[arg(long)]
+    pub folder: Option<PathBuf>,
+    /// Root under which scenes are resolved.
+    #[arg(long)]
+    pub projects: Option<PathBuf>,
+    /// Root under which frames are written.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Journal and job logs (default under the local data dir).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Path to Maya's Render.
+    #[arg(long)]
+    pub maya: Option<PathBuf>,
+    /// Path to blender.
+    #[arg(long)]
+    pub blender: Option<PathBuf>,
+    /// Config file (default: the user config dir's droprender/node.toml, if present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Poll the folder every SECS instead of using file-system events (network shares).
+    #[arg(long, value_name = "SECS")]
+    pub poll: Option<f64>,
+    /// This node's name (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+impl RunArgs {
+    pub fn config(&self) -> Result<Config, crate::config::ConfigError> {
+        Config::resolve(
+            self.config.as_deref(),
+            Overrides {
+                folder: self.folder.clone(),
+                projects: self.projects.clone(),
+                output: self.output.clone(),
+                state: self.state.clone(),
+                maya: self.maya.clone(),
+                blender: self.blender.clone(),
+                poll: self.poll,
+                name: self.name.clone(),
+            },
+        )
+    }
+}
+
+/// The shutdown channel, fed by SIGINT/SIGTERM: the first asks for a
+/// graceful stop, the second forces.
+pub fn shutdown_signal() -> anyhow::Result<watch::Receiver<u8>> {
+    let (tx, rx) = watch::channel(0u8);
+    ctrlc::set_handler(move || {
+        tx.send_modify(|v| *v = v.saturating_add(1));
+        if *tx.borrow() >= 2 {
+            eprintln!("droprender-node: forcing stop");
+        } else {
+            eprintln!("droprender-node: stopping (again to force)");
+        }
+    })?;
+    Ok(rx)
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+pub fn run_node(args: &RunArgs) -> anyhow::Result<()> {
+    let cfg = args.config()?;
+    let rt = runtime()?;
+    let shutdown = shutdown_signal()?;
+    rt.block_on(async move {
+        if !cfg.folder.is_dir() {
+            anyhow::bail!(
+                "the folder {} does not exist: create it, or point --folder at your synced folder",
+                cfg.folder.display()
+            );
+        }
+        let folder = LocalFolder::new(cfg.folder.clone()).with_poll(cfg.poll);
+        tracing::info!(folder = %cfg.folder.display(), projects = %cfg.projects.display(), "node running");
+        crate::node::run(cfg, folder, shutdown).await?;
+        Ok(())
+    })
+}
+
+pub fn main() -> ExitCode {
+    // Busybox style: invoked as `Render`, this binary is the Maya simulator
+    // (the demo and the tests point --maya at a link named Render).
+    let argv0 = std::env::args_os().next().map(PathBuf::from);
+    if argv0
+        .as_deref()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "Render" || n == "Render.exe")
+    {
+        let code = render_sim::run(std::env::args_os().skip(1).collect());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match &cli.cmd {
+        Cmd::Run(a) => run_node(a),
+        Cmd::Demo(a) => crate::demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("droprender-node: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Node configuration: an optional TOML file, overridden by flags.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0} is not set: pass --{0} or set `{0} = \"…\"` in the config file")]
+    Missing(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The config file's shape (`node.toml`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub name: Option<String>,
+    pub folder: Option<PathBuf>,
+    pub projects: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub poll_secs: Option<f64>,
+    pub reconcile_secs: Option<f64>,
+    pub grace_secs: Option<f64>,
+    /// Scenes in a folder the channel can write may carry script nodes: allowed only on purpose.
+    pub allow_projects_in_folder: Option<bool>,
+    #[serde(default)]
+    pub renderers: RenderersFile,
+    #[serde(default)]
+    pub status: StatusFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderersFile {
+    #[serde(default)]
+    pub maya: MayaFile,
+    #[serde(default)]
+    pub blender: BlenderFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MayaFile {
+    pub program: Option<PathBuf>,
+    /// The `-r` values this node accepts.
+    pub allowed: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlenderFile {
+    pub program: Option<PathBuf>,
+    pub engine: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusFile {
+    pub recent_jobs: Option<usize>,
+}
+
+/// Flags given on the command line (they win over the file).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub folder: Option<PathBuf>,
+    pub projects: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub maya: Option<PathBuf>,
+    pub blender: Option<PathBuf>,
+    pub poll: Option<f64>,
+    pub name: Option<String>,
+}
+
+/// The node's settled configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub name: String,
+    pub folder: PathBuf,
+    pub projects: PathBuf,
+    pub output: PathBuf,
+    pub state: PathBuf,
+    pub maya: PathBuf,
+    pub maya_renderers: Vec<String>,
+    pub blender: PathBuf,
+    pub blender_engine: String,
+    pub poll: Option<Duration>,
+    pub reconcile: Duration,
+    pub grace: Duration,
+    pub allow_projects_in_folder: bool,
+    pub recent_jobs: usize,
+}
+
+pub fn default_config_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("droprender").join("node.toml"))
+}
+
+pub fn default_state_dir() -> PathBuf {
+    dirs::data_local_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("droprender")
+        .join("node")
+}
+
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "render-node".into())
+}
+
+fn secs(v: f64, what: &str) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "{what} must be a positive number of seconds, got {v}"
+            ))
+        })
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+impl Config {
+    /// Loads `--config` (or the default file when it exists) and applies flags.
+    pub fn resolve(config: Option<&Path>, o: Overrides) -> Result<Self, ConfigError> {
+        let file = match config {
+            Some(p) => FileConfig::load(p)?,
+            None => match default_config_path().filter(|p| p.is_file()) {
+                Some(p) => FileConfig::load(&p)?,
+                None => FileConfig::default(),
+            },
+        };
+        Self::merge(file, o)
+    }
+
+    pub fn merge(f: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let folder = o
+            .folder
+            .or(f.folder)
+            .ok_or(ConfigError::Missing("folder"))?;
+        let projects = o
+            .projects
+            .or(f.projects)
+            .ok_or(ConfigError::Missing("projects"))?;
+        let output = o
+            .output
+            .or(f.output)
+            .ok_or(ConfigError::Missing("output"))?;
+        let poll = match o.poll.or(f.poll_secs) {
+            Some(v) => Some(secs(v, "--poll")?),
+            None => None,
+        };
+        let maya_renderers = f.renderers.maya.allowed.unwrap_or_else(|| {
+            droprender_shared::profile::maya::RENDERERS
+                .iter()
+                .map(|s| (*s).to_string())
+                .collect()
+        });
+        let engine = f
+            .renderers
+            .blender
+            .engine
+            .unwrap_or_else(|| "CYCLES".into());
+        if !droprender_shared::profile::blender::ENGINES.contains(&engine.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "renderers.blender.engine = {engine:?} is not one of {}",
+                droprender_shared::profile::blender::ENGINES.join(", ")
+            )));
+        }
+        Ok(Config {
+            name: o.name.or(f.name).unwrap_or_else(host_name),
+            folder,
+            projects,
+            output,
+            state: o.state.or(f.state).unwrap_or_else(default_state_dir),
+            maya: o
+                .maya
+                .or(f.renderers.maya.program)
+                .unwrap_or_else(|| "Render".into()),
+            maya_renderers,
+            blender: o
+                .blender
+                .or(f.renderers.blender.program)
+                .unwrap_or_else(|| "blender".into()),
+            blender_engine: engine,
+            poll,
+            reconcile: secs(f.reconcile_secs.unwrap_or(10.0), "reconcile_secs")?,
+            grace: secs(f.grace_secs.unwrap_or(10.0), "grace_secs")?,
+            allow_projects_in_folder: f.allow_projects_in_folder.unwrap_or(false),
+            recent_jobs: f.status.recent_jobs.unwrap_or(10),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_and_the_sample_parses() {
+        let sample = include_str!("../../examples/node.toml");
+        let f: FileConfig = toml::from_str(sample).expect("sample node.toml parses");
+        let c = Config::merge(
+            f,
+            Overrides {
+                output: Some("/x".into()),
+                ..Default::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(c.output, PathBuf::from("/x"));
+        assert_eq!(c.blender_engine, "CYCLES");
+    }
+
+    #[test]
+    fn missing_folder_says_how_to_fix_it() {
+        let e = Config::merge(FileConfig::default(), Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("--folder"), "{e}");
+    }
+}

@@ -1,0 +1,1206 @@
+//! The node: one task that owns the queue and the ledger, fed by folder
+//! hints, worker events, timers and the shutdown signal.
+//!
+//! The order of work on the hot path is fixed: read the new bytes, decide,
+//! journal (fsync), start the renderer, and only then write LOG.txt and the
+//! status files. Nothing is acted on before it is durable.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use droprender_shared::command::{Action, Command, RenderRequest, parse_normalized};
+use droprender_shared::files::{self, Source};
+use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
+use droprender_shared::profile::RendererKind;
+use droprender_shared::status::{FORMAT, JobInfo, StatusDoc};
+use droprender_shared::storage::{Folder, Hint, StorageError, WatchGuard};
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+use tokio::time::sleep_until;
+
+use crate::channel::{Channel, Plan};
+use crate::config::Config;
+use crate::ledger::{Control, JobRecord, JobState, Ledger, LedgerError, ProcRecord};
+use crate::paths::{dir_inside, existing_inside, is_within};
+use crate::renderer::{self, Progress, Resolved};
+use crate::worker::{self, Outcome, Stop};
+use crate::{preview, process, projects, status};
+
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Unsafe(String),
+}
+
+/// What the shutdown channel carries: 0 run, 1 graceful stop, 2 force.
+pub type ShutdownRx = watch::Receiver<u8>;
+
+/// Live progress of a job (not persisted: re-derived from disk after a restart).
+#[derive(Debug, Default)]
+struct Live {
+    done: BTreeSet<i64>,
+    frames_done: u64,
+    percent_current: f64,
+    current_frame: Option<String>,
+    started: Option<Instant>,
+    frames_this_run: u64,
+}
+
+struct Running {
+    id: u64,
+    stop: watch::Sender<Stop>,
+}
+
+fn now() -> NaiveDateTime {
+    chrono::Local::now().naive_local()
+}
+
+fn stamp(t: NaiveDateTime) -> String {
+    t.format(droprender_shared::logline::TIME_FORMAT)
+        .to_string()
+}
+
+/// Runs a node on `folder` until `shutdown` says stop.
+pub async fn run<F: Folder>(cfg: Config, folder: F, shutdown: ShutdownRx) -> Result<(), NodeError> {
+    let mut node = Node::start(cfg, folder).await?;
+    node.serve(shutdown).await
+}
+
+struct Node<F: Folder> {
+    cfg: Config,
+    folder: F,
+    ledger: Ledger,
+    channel: Channel,
+    node_id: String,
+    queue: VecDeque<u64>,
+    live: HashMap<u64, Live>,
+    running: Option<Running>,
+    log: Vec<LogLine>,
+    writer: status::Writer,
+    info: droprender_shared::status::NodeInfo,
+    status_dirty: bool,
+    status_due: Option<tokio::time::Instant>,
+    projects_due: Option<tokio::time::Instant>,
+    hints_rx: mpsc::Receiver<Hint>,
+    hints_tx: mpsc::Sender<Hint>,
+    watch_guard: Option<WatchGuard>,
+    _projects_guard: Option<notify::RecommendedWatcher>,
+    projects_rx: mpsc::Receiver<()>,
+    worker_tx: mpsc::Sender<(u64, worker::Event)>,
+    worker_rx: mpsc::Receiver<(u64, worker::Event)>,
+    stopping: bool,
+    folder_ok: bool,
+}
+
+impl<F: Folder> Node<F> {
+    async fn start(cfg: Config, folder: F) -> Result<Self, NodeError> {
+        for dir in [&cfg.state, &cfg.state.join("jobs"), &cfg.output] {
+            std::fs::create_dir_all(dir).map_err(|source| NodeError::Create {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        if !cfg.allow_projects_in_folder && is_within(&cfg.projects, &cfg.folder) {
+            return Err(NodeError::Unsafe(format!(
+                "the projects root {} is inside the synced folder {}: anyone who can write the folder could drop a scene that runs code when it opens. Move the projects elsewhere, or set allow_projects_in_folder = true in the config if that is intended",
+                cfg.projects.display(),
+                cfg.folder.display()
+            )));
+        }
+        let script = cfg.state.join(renderer::blender::SCRIPT_NAME);
+        std::fs::write(&script, renderer::blender::SETUP_SCRIPT).map_err(|source| {
+            NodeError::Create {
+                path: script,
+                source,
+            }
+        })?;
+        let node_id = process::node_id(&cfg.state);
+        let leftovers = process::kill_leftovers(&node_id);
+        let ledger = Ledger::open(&cfg.state)?;
+        let (hints_tx, hints_rx) = mpsc::channel(256);
+        let (worker_tx, worker_rx) = mpsc::channel(1024);
+        let (proj_tx, projects_rx) = mpsc::channel(1);
+        let projects_guard = watch_projects(&cfg.projects, proj_tx);
+        let info = status::node_info(&cfg);
+        let mut node = Node {
+            cfg,
+            folder,
+            ledger,
+            channel: Channel::new(),
+            node_id,
+            queue: VecDeque::new(),
+            live: HashMap::new(),
+            running: None,
+            log: Vec::new(),
+            writer: status::Writer::default(),
+            info,
+            status_dirty: true,
+            status_due: None,
+            projects_due: None,
+            hints_rx,
+            hints_tx,
+            watch_guard: None,
+            _projects_guard: projects_guard,
+            projects_rx,
+            worker_tx,
+            worker_rx,
+            stopping: false,
+            folder_ok: true,
+        };
+        node.say(
+            Ev::Node,
+            format!(
+                "droprender-node {} started on {}",
+                env!("CARGO_PKG_VERSION"),
+                node.cfg.name
+            ),
+        );
+        if !leftovers.is_empty() {
+            node.say(
+                Ev::Node,
+                format!(
+                    "stopped {} renderer process(es) left over from before a crash",
+                    leftovers.len()
+                ),
+            );
+        }
+        node.recover()?;
+        node.rewatch();
+        node.scan_all().await;
+        if node.ledger.is_fresh() {
+            node.ledger.mark_initialized()?;
+        }
+        node.refresh_projects().await;
+        Ok(node)
+    }
+
+    /// Requeues jobs from the ledger; a job that was running was interrupted.
+    fn recover(&mut self) -> Result<(), NodeError> {
+        let jobs: Vec<JobRecord> = self.ledger.jobs().values().cloned().collect();
+        for mut j in jobs {
+            match j.state {
+                JobState::Running | JobState::Interrupted => {
+                    if j.state == JobState::Running {
+                        j.state = JobState::Interrupted;
+                        j.proc = None;
+                        j.message = Some("the node stopped while it was rendering".into());
+                        self.ledger.put_job(j.clone())?;
+                        self.say_job(Ev::Interrupted, j.id, "the node stopped while rendering (crash or power loss); it resumes from its first missing frame".to_string());
+                    }
+                    self.queue.push_back(j.id);
+                }
+                JobState::Queued => self.queue.push_back(j.id),
+                _ => {}
+            }
+        }
+        // Interrupted jobs first, then the rest in arrival order.
+        let ledger = &self.ledger;
+        let mut q: Vec<u64> = self.queue.drain(..).collect();
+        q.sort_by_key(|id| {
+            (
+                ledger.job(*id).map(|j| j.state) != Some(JobState::Interrupted),
+                *id,
+            )
+        });
+        self.queue = q.into();
+        Ok(())
+    }
+
+    async fn serve(&mut self, mut shutdown: ShutdownRx) -> Result<(), NodeError> {
+        // Controls accepted before a crash but not carried out.
+        for c in self.ledger.pending_controls() {
+            self.run_control(c).await;
+        }
+        let mut reconcile = tokio::time::interval(self.cfg.reconcile);
+        reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        reconcile.tick().await;
+        loop {
+            self.maybe_start().await;
+            self.flush().await;
+            let deadline = [
+                self.channel
+                    .next_deadline()
+                    .map(tokio::time::Instant::from_std),
+                self.status_due,
+                self.projects_due,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            tokio::select! {
+                Some(h) = self.hints_rx.recv() => {
+                    let mut hints = vec![h];
+                    while let Ok(h) = self.hints_rx.try_recv() {
+                        hints.push(h);
+                    }
+                    self.on_hints(hints).await;
+                }
+                Some(()) = self.projects_rx.recv() => {
+                    self.projects_due.get_or_insert(tokio::time::Instant::now() + Duration::from_millis(300));
+                }
+                Some((id, ev)) = self.worker_rx.recv() => self.on_worker(id, ev).await,
+                _ = reconcile.tick() => {
+                    self.rewatch();
+                    self.scan_all().await;
+                    self.projects_due.get_or_insert(tokio::time::Instant::now());
+                }
+                _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => {
+                    let now = tokio::time::Instant::now();
+                    if self.projects_due.is_some_and(|d| d <= now) {
+                        self.projects_due = None;
+                        self.refresh_projects().await;
+                    }
+                    if self.status_due.is_some_and(|d| d <= now) {
+                        self.status_due = None;
+                        self.status_dirty = true;
+                    }
+                    if self.channel.next_deadline().is_some_and(|d| tokio::time::Instant::from_std(d) <= now) {
+                        self.scan_all().await;
+                    }
+                }
+                r = shutdown.changed() => {
+                    if r.is_err() || *shutdown.borrow() > 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        self.shut_down(shutdown).await
+    }
+
+    async fn shut_down(&mut self, mut shutdown: ShutdownRx) -> Result<(), NodeError> {
+        self.stopping = true;
+        if let Some(r) = &self.running {
+            let force = *shutdown.borrow() >= 2;
+            let _ = r
+                .stop
+                .send(if force { Stop::Force } else { Stop::Interrupt });
+            self.say(
+                Ev::Node,
+                "stopping: waiting for the renderer to exit".to_string(),
+            );
+            self.flush().await;
+            while self.running.is_some() {
+                tokio::select! {
+                    Some((id, ev)) = self.worker_rx.recv() => self.on_worker(id, ev).await,
+                    r = shutdown.changed() => {
+                        if r.is_err() || *shutdown.borrow() >= 2 {
+                            if let Some(r) = &self.running {
+                                let _ = r.stop.send(Stop::Force);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.say(Ev::Node, "stopped".to_string());
+        self.status_dirty = true;
+        self.flush().await;
+        Ok(())
+    }
+
+    // ----- reading commands -----
+
+    async fn on_hints(&mut self, hints: Vec<Hint>) {
+        let mut sources: BTreeSet<Source> = BTreeSet::new();
+        for h in hints {
+            match h {
+                Hint::Rescan => {
+                    self.scan_all().await;
+                    return;
+                }
+                Hint::Changed(name) => {
+                    if let Some(s) = files::classify(&name) {
+                        sources.insert(s);
+                    }
+                }
+            }
+        }
+        for s in sources {
+            self.scan(&s).await;
+        }
+    }
+
+    /// Scans commands.txt and every conflicted copy beside it.
+    async fn scan_all(&mut self) {
+        let names = match self.folder.list().await {
+            Ok(entries) => {
+                self.folder_back();
+                entries.into_iter().map(|e| e.name).collect::<Vec<_>>()
+            }
+            Err(e) => {
+                self.folder_trouble(&e);
+                return;
+            }
+        };
+        let mut sources: Vec<Source> = names.iter().filter_map(|n| files::classify(n)).collect();
+        sources.sort();
+        if !sources.contains(&Source::Main) {
+            // A deleted commands.txt: remember nothing new; a recreated one is read anew.
+            sources.insert(0, Source::Main);
+        }
+        for s in sources {
+            self.scan(&s).await;
+        }
+    }
+
+    fn folder_trouble(&mut self, e: &StorageError) {
+        if self.folder_ok {
+            tracing::warn!(
+                "cannot read the folder: {e}; retrying every {:?}",
+                self.cfg.reconcile
+            );
+            self.folder_ok = false;
+            self.watch_guard = None;
+        }
+    }
+
+    fn folder_back(&mut self) {
+        if !self.folder_ok {
+            tracing::info!("the folder {} is readable again", self.folder.describe());
+            self.folder_ok = true;
+            self.say(Ev::Node, "the folder is back; catching up".to_string());
+            self.writer = status::Writer::default();
+            self.status_dirty = true;
+            self.rewatch();
+        }
+    }
+
+    fn rewatch(&mut self) {
+        if self.watch_guard.is_some() || !self.folder_ok {
+            return;
+        }
+        match self.folder.watch(self.hints_tx.clone()) {
+            Ok(g) => self.watch_guard = Some(g),
+            Err(e) => tracing::warn!("{e}; relying on the {:?} reconcile", self.cfg.reconcile),
+        }
+    }
+
+    async fn scan(&mut self, source: &Source) {
+        let plan = match self
+            .channel
+            .scan(&self.folder, &self.ledger, source, Instant::now())
+            .await
+        {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(StorageError::NotAFile(p)) => {
+                self.warn_once(format!(
+                    "{p} is a directory, not a file; commands wait until it is a file again"
+                ));
+                return;
+            }
+            Err(e) => {
+                self.folder_trouble(&e);
+                return;
+            }
+        };
+        if let Err(e) = self.accept(plan).await {
+            // The journal could not be written: nothing was acted on, and the
+            // same lines are read again at the next scan.
+            self.warn_once(format!("cannot record new commands: {e}"));
+        }
+    }
+
+    fn warn_once(&mut self, msg: String) {
+        tracing::warn!("{msg}");
+        if !self.log.iter().any(|l| l.text == msg) {
+            self.say(Ev::Warning, msg);
+        }
+    }
+
+    /// Turns a plan's new lines into jobs, controls and rejections; commits; acts.
+    async fn accept(&mut self, mut plan: Plan) -> Result<(), NodeError> {
+        let copy = match &plan.source {
+            Source::Main => None,
+            Source::Copy(n) => Some(n.clone()),
+        };
+        let at = |line| LineRef {
+            copy: copy.clone(),
+            line,
+        };
+        let mut logs: Vec<LogLine> = Vec::new();
+        let mut new_jobs = Vec::new();
+        let mut controls = Vec::new();
+        let t = now();
+        for nl in std::mem::take(&mut plan.new_lines) {
+            let cmd = match nl.parsed {
+                Ok(c) => c,
+                Err(e) => {
+                    logs.push(
+                        LogLine::new(t, Ev::Rejected, format!("{e} | {}", nl.text))
+                            .at(at(nl.lineno)),
+                    );
+                    continue;
+                }
+            };
+            if let Some(target) = &cmd.target
+                && !target.eq_ignore_ascii_case(&self.cfg.name)
+            {
+                continue;
+            }
+            match &cmd.action {
+                Action::Render(req) => {
+                    let id = self.ledger.allocate_job();
+                    match self.resolve(req, id, None) {
+                        Ok(r) => {
+                            let rec = JobRecord {
+                                id,
+                                line: nl.text.clone(),
+                                source: plan.source.file_name().to_string(),
+                                lineno: nl.lineno,
+                                state: JobState::Queued,
+                                submitted: stamp(t),
+                                started: None,
+                                ended: None,
+                                render_secs: 0.0,
+                                attempts: 0,
+                                message: None,
+                                output_dir: r.output_dir.clone(),
+                                frames_total: renderer::frame_range(req).map_or(0, |f| f.count()),
+                                frames_done: 0,
+                                proc: None,
+                            };
+                            logs.push(
+                                LogLine::new(t, Ev::Accepted, cmd.to_line())
+                                    .job(id)
+                                    .at(at(nl.lineno)),
+                            );
+                            new_jobs.push(id);
+                            plan.batch.jobs.push(rec);
+                        }
+                        Err(reason) => {
+                            logs.push(
+                                LogLine::new(t, Ev::Rejected, format!("{reason} | {}", nl.text))
+                                    .at(at(nl.lineno)),
+                            );
+                        }
+                    }
+                }
+                Action::Progress => {
+                    let c = Control {
+                        id: self.ledger.allocate_control(),
+                        line: nl.text.clone(),
+                    };
+                    controls.push(c.clone());
+                    plan.batch.controls.push(c);
+                }
+            }
+        }
+        for (lineno, text) in &plan.repeats {
+            logs.push(
+                LogLine::new(
+                    t,
+                    Ev::Skipped,
+                    format!("{text} | this occurrence already ran before commands.txt was edited; add the line once more to run it again"),
+                )
+                .at(at(*lineno)),
+            );
+        }
+        if plan.history && plan.skipped > 0 {
+            logs.push(LogLine::new(
+                t,
+                Ev::Skipped,
+                format!(
+                    "{} line(s) already in {} when this node first started: history, not run",
+                    plan.skipped,
+                    plan.source.file_name()
+                ),
+            ));
+        } else if plan.rewritten {
+            logs.push(LogLine::new(
+                t,
+                Ev::Node,
+                format!(
+                    "{} was rewritten; {} line(s) were already handled, {} new",
+                    plan.source.file_name(),
+                    plan.skipped,
+                    logs.iter()
+                        .filter(|l| matches!(l.event, Ev::Accepted | Ev::Rejected))
+                        .count()
+                        + controls.len()
+                ),
+            ));
+        }
+        // Durable first.
+        match plan.rebase.take() {
+            Some(table) => self.ledger.rebase(plan.batch, table)?,
+            None => self.ledger.commit(plan.batch)?,
+        }
+        // Then act.
+        self.queue.extend(new_jobs);
+        self.log.extend(logs);
+        self.maybe_start().await;
+        for c in controls {
+            self.run_control(c).await;
+        }
+        self.status_dirty = true;
+        Ok(())
+    }
+
+    /// Node-side checks: roots, enabled renderers, threads.
+    fn resolve(
+        &self,
+        req: &RenderRequest,
+        id: u64,
+        known_out: Option<&Path>,
+    ) -> Result<Resolved, String> {
+        if req.renderer == RendererKind::Maya
+            && let Some(r) = req.flag("-r")
+            && !self.cfg.maya_renderers.iter().any(|a| a == r)
+        {
+            return Err(format!(
+                "-r {r} is not enabled on this node (enabled: {})",
+                self.cfg.maya_renderers.join(", ")
+            ));
+        }
+        let cores = self.info.cpus as i64;
+        for t in ["-n", "-ai:threads", "-threads", "-t"] {
+            if let Some(n) = req.flag(t).and_then(|v| v.parse::<i64>().ok())
+                && n > cores
+            {
+                return Err(format!(
+                    "{t} {n} asks for more threads than this node's {cores} CPUs"
+                ));
+            }
+        }
+        let scene =
+            existing_inside(&self.cfg.projects, &req.scene).map_err(|e| format!("scene: {e}"))?;
+        let project = match req.flag("-proj") {
+            Some(p) => {
+                Some(existing_inside(&self.cfg.projects, p).map_err(|e| format!("-proj: {e}"))?)
+            }
+            None => None,
+        };
+        let output_dir = match (known_out, req.flag("-rd")) {
+            (Some(o), _) => o.to_path_buf(),
+            (None, Some(rd)) => {
+                dir_inside(&self.cfg.output, rd).map_err(|e| format!("-rd: {e}"))?
+            }
+            (None, None) => {
+                let stem = scene
+                    .file_stem()
+                    .map(|s| {
+                        s.to_string_lossy().replace(
+                            |c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-',
+                            "_",
+                        )
+                    })
+                    .unwrap_or_default();
+                self.cfg.output.join(format!("job-{id:04}-{stem}"))
+            }
+        };
+        Ok(Resolved {
+            request: req.clone(),
+            scene,
+            output_dir,
+            project,
+        })
+    }
+
+    // ----- running jobs -----
+
+    async fn maybe_start(&mut self) {
+        while self.running.is_none() && !self.stopping {
+            let Some(id) = self.queue.pop_front() else {
+                return;
+            };
+            if let Err(e) = self.start_job(id).await {
+                self.warn_once(format!("cannot start job {id}: {e}"));
+                self.queue.push_front(id);
+                return;
+            }
+        }
+    }
+
+    async fn start_job(&mut self, id: u64) -> Result<(), NodeError> {
+        let Some(mut rec) = self.ledger.job(id).cloned() else {
+            return Ok(());
+        };
+        if rec.state.is_final() {
+            return Ok(());
+        }
+        let resolved = match parse_normalized(&rec.line) {
+            Ok(Command {
+                action: Action::Render(req),
+                ..
+            }) => self.resolve(&req, id, Some(&rec.output_dir)),
+            Ok(_) => Err("not a render command".to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let job = match resolved {
+            Ok(j) => j,
+            Err(reason) => {
+                return self
+                    .finish(rec, Outcome::Failed(format!("cannot start: {reason}")))
+                    .await;
+            }
+        };
+        let _ = std::fs::create_dir_all(&job.output_dir);
+        let done = renderer::done_frames(&job.output_dir, renderer::layers(&job.request));
+        let invocations = renderer::plan(&self.cfg, &job, &done);
+        let resuming = rec.state == JobState::Interrupted || rec.attempts > 0;
+        let live = Live {
+            frames_done: done.len() as u64,
+            done: done.clone(),
+            started: Some(Instant::now()),
+            ..Default::default()
+        };
+        if invocations.is_empty() {
+            self.live.insert(id, live);
+            rec.frames_done = done.len() as u64;
+            return self.finish(rec, Outcome::Done).await;
+        }
+        rec.state = JobState::Running;
+        rec.attempts += 1;
+        rec.started.get_or_insert_with(|| stamp(now()));
+        rec.frames_done = done.len() as u64;
+        self.ledger.put_job(rec.clone())?;
+        let (stop_tx, stop_rx) = watch::channel(Stop::No);
+        let wjob = worker::Job {
+            id,
+            parser: renderer::parser(&job.request),
+            log: self.cfg.state.join("jobs").join(format!("{id}.log")),
+            tag: process::tag(&self.node_id, id),
+            grace: self.cfg.grace,
+            kind: job.request.renderer,
+            invocations: invocations.clone(),
+        };
+        tokio::spawn(worker::run(wjob, self.worker_tx.clone(), stop_rx));
+        self.running = Some(Running { id, stop: stop_tx });
+        self.live.insert(id, live);
+        let frames: Vec<i64> = invocations
+            .iter()
+            .flat_map(|i| i.frames.iter().copied())
+            .collect();
+        let what = match (frames.first(), frames.last()) {
+            (Some(a), Some(b)) if a == b => format!("frame {a}"),
+            (Some(a), Some(b)) => format!("frames {a}-{b}"),
+            _ => "the scene's frames".to_string(),
+        };
+        let scene = rec_scene(&rec);
+        let (ev, verb) = if resuming && !done.is_empty() {
+            (
+                Ev::Resumed,
+                format!("{} frame(s) already on disk; rendering {what}", done.len()),
+            )
+        } else {
+            (Ev::Started, format!("rendering {what}"))
+        };
+        self.say_job(
+            ev,
+            id,
+            format!("{scene}: {verb} ({})", job.request.renderer.name()),
+        );
+        self.status_dirty = true;
+        Ok(())
+    }
+
+    async fn on_worker(&mut self, id: u64, ev: worker::Event) {
+        match ev {
+            worker::Event::Spawned { pid, start } => {
+                if let Some(mut rec) = self.ledger.job(id).cloned() {
+                    rec.proc = Some(ProcRecord { pid, start });
+                    if let Err(e) = self.ledger.put_job(rec) {
+                        self.warn_once(format!("cannot record the renderer's pid: {e}"));
+                    }
+                }
+            }
+            worker::Event::Progress(p) => {
+                let live = self.live.entry(id).or_default();
+                match p {
+                    Progress::FrameStarted(f) => {
+                        live.current_frame = f;
+                        live.percent_current = 0.0;
+                    }
+                    Progress::Percent(v) => live.percent_current = v,
+                    Progress::FrameDone(path) => {
+                        let frame = path
+                            .as_deref()
+                            .and_then(|p| p.file_stem())
+                            .and_then(|s| s.to_str())
+                            .and_then(frame_of);
+                        let fresh = frame.is_none_or(|f| live.done.insert(f));
+                        if fresh {
+                            live.frames_done += 1;
+                            live.frames_this_run += 1;
+                        }
+                        live.percent_current = 0.0;
+                    }
+                    Progress::Error(_) => {}
+                }
+                self.progress_changed();
+            }
+            worker::Event::Finished(outcome) => {
+                if self.running.as_ref().is_some_and(|r| r.id == id) {
+                    self.running = None;
+                }
+                if let Some(rec) = self.ledger.job(id).cloned()
+                    && let Err(e) = self.finish(rec, outcome).await
+                {
+                    self.warn_once(format!("cannot record the end of job {id}: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Progress-only changes are written at most once a second.
+    fn progress_changed(&mut self) {
+        if self.status_due.is_none() {
+            self.status_due = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+        }
+    }
+
+    async fn finish(&mut self, mut rec: JobRecord, outcome: Outcome) -> Result<(), NodeError> {
+        let id = rec.id;
+        let live = self.live.entry(id).or_default();
+        if let Some(s) = live.started.take() {
+            rec.render_secs += s.elapsed().as_secs_f64();
+        }
+        // What is on disk is the truth about frames.
+        let done_on_disk = renderer::done_frames(&rec.output_dir, layers_of(&rec)).len() as u64;
+        rec.frames_done =
+            done_on_disk.max(live.frames_done.min(rec.frames_total.max(live.frames_done)));
+        rec.proc = None;
+        let scene = rec_scene(&rec);
+        let (state, ev, text) = match &outcome {
+            Outcome::Done => {
+                let missing = rec.frames_total.saturating_sub(done_on_disk);
+                if rec.frames_total > 0 && missing > 0 {
+                    (
+                        JobState::Failed,
+                        Ev::Failed,
+                        format!(
+                            "{scene}: the renderer exited cleanly but {missing} of {} frame(s) are missing in {}",
+                            rec.frames_total,
+                            rec.output_dir.display()
+                        ),
+                    )
+                } else {
+                    (
+                        JobState::Finished,
+                        Ev::Finished,
+                        format!(
+                            "{scene}: {} frame(s) in {} → {}",
+                            rec.frames_done,
+                            droprender_shared::status::human_duration(rec.render_secs),
+                            rec.output_dir.display()
+                        ),
+                    )
+                }
+            }
+            Outcome::Failed(msg) => (
+                JobState::Failed,
+                Ev::Failed,
+                format!(
+                    "{scene}: {msg} (log: {})",
+                    self.cfg
+                        .state
+                        .join("jobs")
+                        .join(format!("{id}.log"))
+                        .display()
+                ),
+            ),
+            Outcome::Interrupted => (
+                JobState::Interrupted,
+                Ev::Interrupted,
+                format!(
+                    "{scene}: node stopping; {} frame(s) done, the rest render after the restart",
+                    done_on_disk
+                ),
+            ),
+        };
+        rec.state = state;
+        rec.message = Some(text.clone());
+        if state.is_final() {
+            rec.ended = Some(stamp(now()));
+        }
+        self.ledger.put_job(rec)?;
+        self.say_job(ev, id, text);
+        self.forget_old_jobs();
+        self.status_dirty = true;
+        Ok(())
+    }
+
+    /// Keeps the ledger's job table bounded: old finished jobs live on in LOG.txt.
+    fn forget_old_jobs(&mut self) {
+        const KEEP: usize = 200;
+        let finals: Vec<u64> = self
+            .ledger
+            .jobs()
+            .values()
+            .filter(|j| j.state.is_final())
+            .map(|j| j.id)
+            .collect();
+        if finals.len() > KEEP {
+            let old: Vec<u64> = finals[..finals.len() - KEEP].to_vec();
+            for id in &old {
+                self.live.remove(id);
+            }
+            if let Err(e) = self.ledger.forget_jobs(old) {
+                tracing::warn!("cannot trim old jobs: {e}");
+            }
+        }
+    }
+
+    // ----- controls -----
+
+    async fn run_control(&mut self, c: Control) {
+        if let Ok(cmd) = parse_normalized(&c.line)
+            && cmd.action == Action::Progress
+        {
+            self.progress().await;
+        }
+        if let Err(e) = self.ledger.control_done(c.id) {
+            self.warn_once(format!("cannot record a finished command: {e}"));
+        }
+    }
+
+    /// `progress:` — copy the newest frame and write preview.jpg and contact.jpg.
+    async fn progress(&mut self) {
+        let job = self
+            .running
+            .as_ref()
+            .and_then(|r| self.ledger.job(r.id))
+            .or_else(|| {
+                self.ledger
+                    .jobs()
+                    .values()
+                    .rev()
+                    .find(|j| j.state != JobState::Queued && j.output_dir.is_dir())
+            })
+            .cloned();
+        let Some(job) = job else {
+            self.say(Ev::Progress, "no job has rendered anything yet".to_string());
+            return;
+        };
+        let dir = job.output_dir.clone();
+        let made = tokio::task::spawn_blocking(move || make_previews(&dir))
+            .await
+            .ok()
+            .flatten();
+        let Some(p) = made else {
+            self.say_job(
+                Ev::Progress,
+                job.id,
+                "no frame has finished yet".to_string(),
+            );
+            return;
+        };
+        let mut wrote = vec![];
+        let mut fail = None;
+        let copy_name = format!("latest_frame.{}", p.ext);
+        for (name, data) in [
+            (copy_name.as_str(), Some(p.original)),
+            (files::PREVIEW, p.preview),
+            (files::CONTACT, p.contact),
+        ] {
+            if let Some(d) = data {
+                match self.folder.write_atomic(name, d).await {
+                    Ok(()) => wrote.push(name.to_string()),
+                    Err(e) => fail = Some(e.to_string()),
+                }
+            }
+        }
+        let mut text = format!(
+            "frame {} of {}: {}",
+            p.frame,
+            rec_scene(&job),
+            wrote.join(", ")
+        );
+        if let Some(f) = fail {
+            text.push_str(&format!("; could not write: {f}"));
+        }
+        self.say_job(Ev::Progress, job.id, text);
+    }
+
+    // ----- status files -----
+
+    fn say(&mut self, ev: Ev, text: String) {
+        self.log.push(LogLine::new(now(), ev, text));
+    }
+
+    fn say_job(&mut self, ev: Ev, job: u64, text: String) {
+        self.log.push(LogLine::new(now(), ev, text).job(job));
+    }
+
+    async fn flush(&mut self) {
+        if !self.log.is_empty() {
+            let mut text = String::new();
+            for l in &self.log {
+                text.push_str(&l.to_string());
+                text.push('\n');
+            }
+            match self.folder.append(files::LOG, text.into_bytes()).await {
+                Ok(()) => self.log.clear(),
+                Err(e) => {
+                    tracing::warn!("cannot append to LOG.txt: {e}");
+                    // Keep the lines for the next try, but bounded.
+                    let n = self.log.len();
+                    if n > 1000 {
+                        self.log.drain(..n - 1000);
+                    }
+                }
+            }
+        }
+        if self.status_dirty
+            && self
+                .status_due
+                .is_none_or(|d| d <= tokio::time::Instant::now())
+            || self.status_dirty && self.running.is_none()
+        {
+            self.status_dirty = false;
+            self.status_due = None;
+            let doc = self.status_doc();
+            let active = doc
+                .current
+                .as_ref()
+                .map(|c| c.scene.clone())
+                .unwrap_or_default();
+            let r1 = self.writer.put_status(&self.folder, &doc).await;
+            let r2 = self
+                .writer
+                .put(
+                    &self.folder,
+                    files::ACTIVE,
+                    if active.is_empty() {
+                        Vec::new()
+                    } else {
+                        format!("{active}\n").into_bytes()
+                    },
+                )
+                .await;
+            if let Some(e) = r1.err().or(r2.err()) {
+                tracing::warn!("cannot write status files: {e}");
+                self.status_dirty = true;
+                self.status_due = Some(tokio::time::Instant::now() + self.cfg.reconcile);
+            }
+        }
+    }
+
+    async fn refresh_projects(&mut self) {
+        let root = self.cfg.projects.clone();
+        let list = tokio::task::spawn_blocking(move || projects::scan(&root))
+            .await
+            .unwrap_or_default();
+        if let Err(e) = self
+            .writer
+            .put(
+                &self.folder,
+                files::PROJECTS,
+                projects::render(&list).into_bytes(),
+            )
+            .await
+        {
+            tracing::warn!("cannot write {}: {e}", files::PROJECTS);
+        }
+    }
+
+    fn job_info(&self, rec: &JobRecord) -> JobInfo {
+        let live = self.live.get(&rec.id);
+        let running = rec.state == JobState::Running;
+        let frames_done = live.map_or(rec.frames_done, |l| l.frames_done.max(rec.frames_done));
+        let total = rec.frames_total;
+        let pc = live.map_or(0.0, |l| l.percent_current);
+        let percent = if total > 0 {
+            ((100.0 * frames_done as f64 + if running { pc } else { 0.0 }) / total as f64)
+                .min(100.0)
+        } else if rec.state == JobState::Finished {
+            100.0
+        } else {
+            0.0
+        };
+        let elapsed = rec.render_secs
+            + live
+                .and_then(|l| l.started)
+                .filter(|_| running)
+                .map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let this_run = live.map_or(0, |l| l.frames_this_run);
+        let run_secs = live
+            .and_then(|l| l.started)
+            .filter(|_| running)
+            .map(|s| s.elapsed().as_secs_f64());
+        let avg = match (run_secs, this_run) {
+            (Some(s), n) if n > 0 => Some(s / n as f64),
+            _ if !running && frames_done > 0 && rec.render_secs > 0.0 => {
+                Some(rec.render_secs / frames_done as f64)
+            }
+            _ => None,
+        };
+        let eta = avg
+            .filter(|_| running && total > 0)
+            .map(|a| a * (total.saturating_sub(frames_done) as f64 - pc / 100.0).max(0.0));
+        let req = parse_normalized(&rec.line).ok();
+        let renderer = match req.as_ref().map(|c| &c.action) {
+            Some(Action::Render(r)) => match r.renderer {
+                RendererKind::Maya => format!("maya {}", r.flag("-r").unwrap_or(""))
+                    .trim_end()
+                    .to_string(),
+                RendererKind::Blender => "blender".into(),
+            },
+            _ => String::new(),
+        };
+        JobInfo {
+            id: rec.id,
+            line: req.map_or_else(|| rec.line.clone(), |c| c.to_line()),
+            scene: rec_scene(rec),
+            renderer,
+            state: rec.state.word().into(),
+            priority: 0,
+            after: None,
+            frames_total: total,
+            frames_done,
+            current_frame: live
+                .and_then(|l| l.current_frame.clone())
+                .filter(|_| running),
+            percent,
+            submitted: Some(rec.submitted.clone()),
+            started: rec.started.clone(),
+            ended: rec.ended.clone(),
+            elapsed_s: (elapsed > 0.0).then_some(elapsed),
+            avg_frame_s: avg,
+            eta_s: eta,
+            message: rec.message.clone().filter(|_| !running),
+            output_dir: Some(rec.output_dir.display().to_string()),
+        }
+    }
+
+    fn status_doc(&self) -> StatusDoc {
+        let jobs = self.ledger.jobs();
+        let current = self
+            .running
+            .as_ref()
+            .and_then(|r| jobs.get(&r.id))
+            .map(|j| self.job_info(j));
+        let queue = self
+            .queue
+            .iter()
+            .filter_map(|id| jobs.get(id))
+            .map(|j| self.job_info(j))
+            .collect();
+        let mut recent: Vec<&JobRecord> = jobs.values().filter(|j| j.state.is_final()).collect();
+        recent.sort_by(|a, b| b.ended.cmp(&a.ended).then(b.id.cmp(&a.id)));
+        let recent = recent
+            .into_iter()
+            .take(self.cfg.recent_jobs)
+            .map(|j| self.job_info(j))
+            .collect();
+        let state = if self.stopping {
+            if self.running.is_some() {
+                "stopping"
+            } else {
+                "stopped"
+            }
+        } else if self.running.is_some() {
+            "rendering"
+        } else {
+            "idle"
+        };
+        StatusDoc {
+            format: FORMAT,
+            node: self.info.clone(),
+            updated: stamp(now()),
+            state: state.into(),
+            note: (!self.folder_ok).then(|| "the synced folder cannot be read".to_string()),
+            current,
+            queue,
+            recent,
+        }
+    }
+}
+
+fn layers_of(rec: &JobRecord) -> usize {
+    match parse_normalized(&rec.line) {
+        Ok(Command {
+            action: Action::Render(r),
+            ..
+        }) => renderer::layers(&r),
+        _ => 1,
+    }
+}
+
+fn rec_scene(rec: &JobRecord) -> String {
+    match parse_normalized(&rec.line) {
+        Ok(Command {
+            action: Action::Render(r),
+            ..
+        }) => r.scene,
+        _ => rec.line.clone(),
+    }
+}
+
+/// The frame number at the end of a file stem.
+fn frame_of(stem: &str) -> Option<i64> {
+    let digits: String = stem
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.chars().rev().collect::<String>().parse().ok()
+}
+
+struct Previews {
+    frame: i64,
+    ext: String,
+    original: Vec<u8>,
+    preview: Option<Vec<u8>>,
+    contact: Option<Vec<u8>>,
+}
+
+fn make_previews(dir: &Path) -> Option<Previews> {
+    let mut frames = renderer::frame_files(dir);
+    frames.sort_by_key(|f| (f.frame, f.modified));
+    let newest = frames.iter().max_by_key(|f| (f.modified, f.frame))?.clone();
+    let original = std::fs::read(&newest.path).ok()?;
+    let ext = newest
+        .path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("img")
+        .to_ascii_lowercase();
+    let preview =
+        preview::load(&newest.path).and_then(|img| preview::jpeg(&img, preview::MAX_WIDTH));
+    let paths: Vec<&Path> = frames.iter().map(|f| f.path.as_path()).collect();
+    let contact = preview::contact_sheet(&paths);
+    Some(Previews {
+        frame: newest.frame,
+        ext,
+        original,
+        preview,
+        contact,
+    })
+}
+
+/// Watches the projects root (recursively) so projects_to_rend.txt follows it.
+fn watch_projects(root: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut w = notify::RecommendedWatcher::new(
+        move |_res: notify::Result<notify::Event>| {
+            let _ = tx.try_send(());
+        },
+        notify::Config::default(),
+    )
+    .ok()?;
+    match w.watch(root, notify::RecursiveMode::Recursive) {
+        Ok(()) => Some(w),
+        Err(e) => {
+            tracing::warn!(
+                "cannot watch {}: {e}; the projects list refreshes on the reconcile timer",
+                root.display()
+            );
+            None
+        }
+    }
+}
