@@ -21,6 +21,14 @@ pub fn existing_inside(root: &Path, given: &str) -> Result<PathBuf, PathError> {
         .canonicalize()
         .map_err(|e| PathError::Root(root.display().to_string(), e.to_string()))?;
     let joined = root_c.join(given);
+    // Lexically outside (absolute elsewhere, or `..` climbing out) says so
+    // whether or not it exists.
+    if !lexical(&joined).starts_with(&root_c) {
+        return Err(PathError::Outside(
+            given.to_string(),
+            root.display().to_string(),
+        ));
+    }
     let real = joined
         .canonicalize()
         .map_err(|_| PathError::Missing(given.to_string(), root.display().to_string()))?;
@@ -80,6 +88,21 @@ pub fn dir_inside(root: &Path, given: &str) -> Result<PathBuf, PathError> {
             root.display().to_string(),
         ))
     }
+}
+
+/// Resolves `.` and `..` without touching the disk.
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// True when `inner` is `outer` or below it (both canonicalised when they exist).

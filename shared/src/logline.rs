@@ -126,7 +126,7 @@ impl LogLine {
         let date = parts.next()?;
         let clock = parts.next()?;
         let time = NaiveDateTime::parse_from_str(&format!("{date} {clock}"), TIME_FORMAT).ok()?;
-        let event = Event::from_word(parts.next()?)?;
+        let event = Event::from_word(parts.next()?.trim_end_matches(':'))?;
         let rest = parts.next().unwrap_or("");
         let job = rest
             .strip_prefix("job ")

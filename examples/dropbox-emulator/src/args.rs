@@ -195,10 +195,9 @@ impl Args {
     pub fn req_str(&mut self, field: &str) -> Result<String, ApiError> {
         match self.take(field) {
             Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(self.field_error(
-                field,
-                format!("expected string, got {}", type_name(&other)),
-            )),
+            Some(other) => {
+                Err(self.field_error(field, format!("expected string, got {}", type_name(&other))))
+            }
             None => Err(self.error(format!("missing required field '{}{field}'", self.prefix))),
         }
     }
@@ -207,10 +206,9 @@ impl Args {
     pub fn opt_str(&mut self, field: &str) -> Result<Option<String>, ApiError> {
         match self.take(field) {
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(self.field_error(
-                field,
-                format!("expected string, got {}", type_name(&other)),
-            )),
+            Some(other) => {
+                Err(self.field_error(field, format!("expected string, got {}", type_name(&other))))
+            }
             None => Ok(None),
         }
     }
@@ -232,18 +230,11 @@ impl Args {
         match self.take(field) {
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
-                Some(v) if v < min => Err(self.field_error(
-                    field,
-                    format!("{v} is less than {min}"),
-                )),
-                Some(v) => Err(self.field_error(
-                    field,
-                    format!("{v} is greater than {max}"),
-                )),
-                None => Err(self.field_error(
-                    field,
-                    format!("expected unsigned integer, got {n}"),
-                )),
+                Some(v) if v < min => {
+                    Err(self.field_error(field, format!("{v} is less than {min}")))
+                }
+                Some(v) => Err(self.field_error(field, format!("{v} is greater than {max}"))),
+                None => Err(self.field_error(field, format!("expected unsigned integer, got {n}"))),
             },
             Some(other) => Err(self.field_error(
                 field,
@@ -266,10 +257,9 @@ impl Args {
                 nested.check_known(known)?;
                 Ok(nested)
             }
-            Some(other) => Err(self.field_error(
-                field,
-                format!("expected object, got {}", type_name(&other)),
-            )),
+            Some(other) => {
+                Err(self.field_error(field, format!("expected object, got {}", type_name(&other))))
+            }
             None => Err(self.error(format!("missing required field '{}{field}'", self.prefix))),
         }
     }
@@ -306,14 +296,17 @@ mod tests {
 
     fn json_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         h
     }
 
     #[test]
     fn unknown_and_missing_fields() {
-        let err = Args::from_body("files/x", &json_headers(), br#"{"pth":"/a"}"#, &["path"])
-            .unwrap_err();
+        let err =
+            Args::from_body("files/x", &json_headers(), br#"{"pth":"/a"}"#, &["path"]).unwrap_err();
         match err {
             ApiError::BadRequest(m) => assert!(m.contains("unknown field 'pth'"), "{m}"),
             other => panic!("{other:?}"),

@@ -209,7 +209,10 @@ mod tests {
             bearer("files/x", &h, None),
             Err(ApiError::BadRequest(m)) if m.contains("Must provide HTTP header")
         ));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert_eq!(bearer("files/x", &h, None).unwrap(), "abc");
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert!(bearer("files/x", &h, None).is_err());

@@ -347,7 +347,11 @@ impl Emulator {
     /// Write a file the way the desktop app would (as if edited on a phone or
     /// another machine): overwrite, new rev unless the bytes are identical,
     /// wakes longpolls. Creates parent folders.
-    pub fn put_file(&self, path: &str, data: impl Into<Bytes>) -> Result<FileMetadata, EmulatorError> {
+    pub fn put_file(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+    ) -> Result<FileMetadata, EmulatorError> {
         let p = DbxPath::parse(path).map_err(|_| EmulatorError::InvalidPath(path.to_owned()))?;
         let data: Bytes = data.into();
         let hash = content_hash(&data);
@@ -385,7 +389,8 @@ impl Emulator {
 
     /// Delete a file or folder as the desktop app would.
     pub fn delete(&self, path: &str) -> Result<Metadata, EmulatorError> {
-        let target = direct_target(path).ok_or_else(|| EmulatorError::InvalidPath(path.to_owned()))?;
+        let target =
+            direct_target(path).ok_or_else(|| EmulatorError::InvalidPath(path.to_owned()))?;
         let meta = lock(&self.inner.store)
             .delete(&target, None)
             .map_err(|_| EmulatorError::NotFound(path.to_owned()))?;
@@ -505,7 +510,8 @@ fn collect_dir(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std
             let Ok(rel) = path.strip_prefix(root) else {
                 continue;
             };
-            let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+            let parts: Option<Vec<&str>> =
+                rel.components().map(|c| c.as_os_str().to_str()).collect();
             match parts {
                 Some(parts) => out.push((format!("/{}", parts.join("/")), std::fs::read(&path)?)),
                 None => tracing::warn!(path = %path.display(), "skipping non-UTF-8 file name"),

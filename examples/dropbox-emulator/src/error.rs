@@ -130,7 +130,10 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     let text = body.to_string();
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         text,
     )
         .into_response()

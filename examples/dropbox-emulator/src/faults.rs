@@ -340,7 +340,10 @@ mod tests {
         let run = || {
             let mut s = FaultState::new(cfg.clone(), None);
             (0..50)
-                .map(|_| s.decide("/2/files/upload", RouteClass::Content).map(|f| f.kind))
+                .map(|_| {
+                    s.decide("/2/files/upload", RouteClass::Content)
+                        .map(|f| f.kind)
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
@@ -360,7 +363,8 @@ mod tests {
         );
         assert_eq!(s.decide("/2/files/download", RouteClass::Content), None);
         assert_eq!(
-            s.decide("/2/files/upload", RouteClass::Content).map(|f| f.kind),
+            s.decide("/2/files/upload", RouteClass::Content)
+                .map(|f| f.kind),
             Some(FaultKind::InternalError)
         );
         assert_eq!(s.decide("/2/files/upload", RouteClass::Content), None);
@@ -371,7 +375,10 @@ mod tests {
     fn config_json() {
         let c: FaultConfig =
             serde_json::from_str(r#"{"rate":0.2,"kinds":["429","drop-after-commit"]}"#).unwrap();
-        assert_eq!(c.kinds, vec![FaultKind::TooManyRequests, FaultKind::DropAfterCommit]);
+        assert_eq!(
+            c.kinds,
+            vec![FaultKind::TooManyRequests, FaultKind::DropAfterCommit]
+        );
         assert_eq!(c.retry_after_secs, 1);
     }
 }

@@ -85,8 +85,11 @@ async fn stats_layer(State(emu): State<Emulator>, req: Request, next: Next) -> R
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return ApiError::plain(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large or unreadable")
-                .into_response();
+            return ApiError::plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body too large or unreadable",
+            )
+            .into_response();
         }
     };
     lock(&emu.inner.stats).record_request(&route, body.len() as u64 + arg_bytes);
@@ -104,7 +107,11 @@ async fn stats_layer(State(emu): State<Emulator>, req: Request, next: Next) -> R
         .get("dropbox-api-result")
         .map_or(0, |v| v.len() as u64);
     let body_bytes = resp.body().size_hint().exact().unwrap_or(0);
-    lock(&emu.inner.stats).record_response(&route, resp.status().as_u16(), body_bytes + result_bytes);
+    lock(&emu.inner.stats).record_response(
+        &route,
+        resp.status().as_u16(),
+        body_bytes + result_bytes,
+    );
     resp
 }
 
@@ -134,9 +141,9 @@ async fn fault_layer(State(emu): State<Emulator>, req: Request, next: Next) -> R
     let ctl = req.extensions().get::<ConnControl>().cloned();
     // `expire` needs a token to expire; without one it is not a fault.
     let expire_token = if fault.kind == FaultKind::Expire && class != RouteClass::Notify {
-        bearer("", req.headers(), None).ok().filter(|t| {
-            lock(&emu.inner.tokens).access.contains_key(t)
-        })
+        bearer("", req.headers(), None)
+            .ok()
+            .filter(|t| lock(&emu.inner.tokens).access.contains_key(t))
     } else {
         None
     };
@@ -234,14 +241,15 @@ async fn handle_connection(
     let ctl = ConnControl {
         abort: abort.clone(),
     };
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(ctl.clone());
-        let app = app.clone();
-        async move {
-            let resp = app.oneshot(req.map(Body::new)).await;
-            Ok::<_, Infallible>(resp.unwrap_or_else(|never| match never {}))
-        }
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ctl.clone());
+            let app = app.clone();
+            async move {
+                let resp = app.oneshot(req.map(Body::new)).await;
+                Ok::<_, Infallible>(resp.unwrap_or_else(|never| match never {}))
+            }
+        });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service);

@@ -37,7 +37,10 @@ pub struct Stats {
 impl Stats {
     /// Count an incoming request.
     pub fn record_request(&mut self, route: &str, bytes: u64) {
-        for s in [&mut self.total, self.routes.entry(route.to_owned()).or_default()] {
+        for s in [
+            &mut self.total,
+            self.routes.entry(route.to_owned()).or_default(),
+        ] {
             s.requests += 1;
             s.request_bytes += bytes;
         }
@@ -45,7 +48,10 @@ impl Stats {
 
     /// Count a response.
     pub fn record_response(&mut self, route: &str, status: u16, bytes: u64) {
-        for s in [&mut self.total, self.routes.entry(route.to_owned()).or_default()] {
+        for s in [
+            &mut self.total,
+            self.routes.entry(route.to_owned()).or_default(),
+        ] {
             s.response_bytes += bytes;
             *s.statuses.entry(status).or_default() += 1;
         }
@@ -53,7 +59,10 @@ impl Stats {
 
     /// Count a dropped connection.
     pub fn record_drop(&mut self, route: &str) {
-        for s in [&mut self.total, self.routes.entry(route.to_owned()).or_default()] {
+        for s in [
+            &mut self.total,
+            self.routes.entry(route.to_owned()).or_default(),
+        ] {
             s.dropped += 1;
         }
     }

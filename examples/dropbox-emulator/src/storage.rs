@@ -94,10 +94,7 @@ impl DbxPath {
     }
 
     fn sibling(&self, name: &str) -> DbxPath {
-        let parent = self
-            .parent()
-            .map(|p| p.display)
-            .unwrap_or_default();
+        let parent = self.parent().map(|p| p.display).unwrap_or_default();
         let display = format!("{parent}/{name}");
         DbxPath {
             lower: lower(&display),
@@ -424,7 +421,10 @@ fn in_scope(key: &str, base: &str, recursive: bool) -> bool {
         // A recursive listing includes the folder itself.
         return recursive;
     }
-    match key.strip_prefix(base).and_then(|rest| rest.strip_prefix('/')) {
+    match key
+        .strip_prefix(base)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
         Some(rest) => recursive || !rest.contains('/'),
         None => false,
     }
@@ -502,7 +502,11 @@ impl Store {
     // ---------------------------------------------------------------- lookups
 
     /// Metadata at a target. Deleted entries only with `include_deleted`.
-    pub fn metadata(&self, target: &Target, include_deleted: bool) -> Result<Metadata, LookupError> {
+    pub fn metadata(
+        &self,
+        target: &Target,
+        include_deleted: bool,
+    ) -> Result<Metadata, LookupError> {
         match target {
             Target::Root => Err(LookupError::NotFound),
             Target::Malformed => Err(LookupError::MalformedPath),
@@ -525,7 +529,10 @@ impl Store {
     }
 
     /// The file version a download of `target` returns.
-    pub fn file_version(&self, target: &Target) -> Result<(Arc<FileVersion>, FileMetadata), LookupError> {
+    pub fn file_version(
+        &self,
+        target: &Target,
+    ) -> Result<(Arc<FileVersion>, FileMetadata), LookupError> {
         let node = match target {
             Target::Root => return Err(LookupError::NotFile),
             Target::Malformed => return Err(LookupError::MalformedPath),
@@ -632,10 +639,7 @@ impl Store {
                 path_display,
                 ..
             }) => (v.id.clone(), path_display.clone()),
-            _ => (
-                self.new_id(),
-                format!("{parent_display}/{}", path.name()),
-            ),
+            _ => (self.new_id(), format!("{parent_display}/{}", path.name())),
         };
         self.create_parents(path);
         let now = crate::wire::now_timestamp();
@@ -678,7 +682,7 @@ impl Store {
         let (stem, ext) = split_ext(&name);
         let stem = if conflicted {
             let candidate = path.sibling(&format!("{stem} (conflicted copy){ext}"));
-            if self.is_free(&candidate.lower) && self.check_parents(&candidate).is_ok() {
+            if self.is_free(&candidate.lower) {
                 return candidate;
             }
             format!("{stem} (conflicted copy)")
@@ -717,7 +721,7 @@ impl Store {
         self.check_parents(&c.path)?;
         enum Decision {
             Write,
-            Noop(FileMetadata),
+            Noop(Box<FileMetadata>),
             Conflict(WriteConflict, bool),
         }
         let decision = match self.live(&c.path.lower) {
@@ -731,7 +735,7 @@ impl Store {
                 ..
             }) => {
                 let identical = cur.content_hash == content_hash;
-                let current = cur.metadata_at(path_display);
+                let current = Box::new(cur.metadata_at(path_display));
                 match &c.mode {
                     WriteMode::Overwrite if identical => Decision::Noop(current),
                     WriteMode::Overwrite => Decision::Write,
@@ -762,7 +766,7 @@ impl Store {
         };
         match decision {
             Decision::Noop(metadata) => Ok(CommitOutcome {
-                metadata,
+                metadata: *metadata,
                 changed: false,
             }),
             Decision::Write => {
@@ -813,8 +817,16 @@ impl Store {
             // conflict on the file is the most plausible documented shape.
             match &node.kind {
                 NodeKind::File(v) if v.rev == want => {}
-                NodeKind::File(_) => return Err(DeleteError::Write(WriteError::Conflict(WriteConflict::File))),
-                _ => return Err(DeleteError::Write(WriteError::Conflict(WriteConflict::Folder))),
+                NodeKind::File(_) => {
+                    return Err(DeleteError::Write(WriteError::Conflict(
+                        WriteConflict::File,
+                    )));
+                }
+                _ => {
+                    return Err(DeleteError::Write(WriteError::Conflict(
+                        WriteConflict::Folder,
+                    )));
+                }
             }
         }
         let meta = node.metadata();
@@ -860,7 +872,8 @@ impl Store {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX).max(1);
         let mut more = false;
         for (k, n) in &self.nodes {
-            if after.is_some_and(|a| k.as_str() <= a) || !in_scope(k, base, recursive) || !filter(n) {
+            if after.is_some_and(|a| k.as_str() <= a) || !in_scope(k, base, recursive) || !filter(n)
+            {
                 continue;
             }
             if out.len() == limit {
@@ -1016,7 +1029,12 @@ mod tests {
         DbxPath::parse(s).unwrap()
     }
 
-    fn put(store: &mut Store, path: &str, data: &[u8], mode: WriteMode) -> Result<CommitOutcome, WriteError> {
+    fn put(
+        store: &mut Store,
+        path: &str,
+        data: &[u8],
+        mode: WriteMode,
+    ) -> Result<CommitOutcome, WriteError> {
         store.commit(
             &Commit {
                 path: p(path),
@@ -1047,7 +1065,9 @@ mod tests {
     fn case_preserving_parents() {
         let mut s = Store::new(1);
         put(&mut s, "/Maya/a.txt", b"1", WriteMode::Add).unwrap();
-        let m = put(&mut s, "/maya/B.txt", b"2", WriteMode::Add).unwrap().metadata;
+        let m = put(&mut s, "/maya/B.txt", b"2", WriteMode::Add)
+            .unwrap()
+            .metadata;
         assert_eq!(m.path_display, "/Maya/B.txt");
         assert_eq!(m.path_lower, "/maya/b.txt");
         assert_eq!(m.name, "B.txt");
