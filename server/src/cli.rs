@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use droprender_shared::storage::LocalFolder;
 use tokio::sync::watch;
 
-use crate::config::{Config, Overrides};
+use crate::config::{Config, FolderSpec, Overrides};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,8 +31,11 @@ pub enum Cmd {
 #[derive(clap::Args, Debug, Default)]
 pub struct RunArgs {
     /// The synced folder that holds commands.txt.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dropbox")]
     pub folder: Option<PathBuf>,
+    /// Use the Dropbox HTTP API instead of a local folder: a path in the app folder, e.g. /Maya.
+    #[arg(long, value_name = "PATH")]
+    pub dropbox: Option<String>,
     /// Root under which scenes are resolved.
     #[arg(long)]
     pub projects: Option<PathBuf>,
@@ -65,6 +68,7 @@ impl RunArgs {
             self.config.as_deref(),
             Overrides {
                 folder: self.folder.clone(),
+                dropbox: self.dropbox.clone(),
                 projects: self.projects.clone(),
                 output: self.output.clone(),
                 state: self.state.clone(),
@@ -104,15 +108,22 @@ pub fn run_node(args: &RunArgs) -> anyhow::Result<()> {
     let rt = runtime()?;
     let shutdown = shutdown_signal()?;
     rt.block_on(async move {
-        if !cfg.folder.is_dir() {
-            anyhow::bail!(
-                "the folder {} does not exist: create it, or point --folder at your synced folder",
-                cfg.folder.display()
-            );
+        tracing::info!(folder = %cfg.folder, projects = %cfg.projects.display(), "node running");
+        match cfg.folder.clone() {
+            FolderSpec::Local(dir) => {
+                if !dir.is_dir() {
+                    anyhow::bail!(
+                        "the folder {} does not exist: create it, or point --folder at your synced folder",
+                        dir.display()
+                    );
+                }
+                let folder = LocalFolder::new(dir).with_poll(cfg.poll);
+                crate::node::run(cfg, folder, shutdown).await?;
+            }
+            FolderSpec::Dropbox(path) => {
+                anyhow::bail!("Dropbox API mode (--dropbox {path}) is not built yet");
+            }
         }
-        let folder = LocalFolder::new(cfg.folder.clone()).with_poll(cfg.poll);
-        tracing::info!(folder = %cfg.folder.display(), projects = %cfg.projects.display(), "node running");
-        crate::node::run(cfg, folder, shutdown).await?;
         Ok(())
     })
 }

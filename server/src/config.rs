@@ -28,6 +28,8 @@ pub enum ConfigError {
 pub struct FileConfig {
     pub name: Option<String>,
     pub folder: Option<PathBuf>,
+    /// A folder inside the Dropbox app folder, talked to over the HTTP API (`/Maya`).
+    pub dropbox: Option<String>,
     pub projects: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub state: Option<PathBuf>,
@@ -40,6 +42,32 @@ pub struct FileConfig {
     pub renderers: RenderersFile,
     #[serde(default)]
     pub status: StatusFile,
+    #[serde(default)]
+    pub dropbox_api: DropboxFile,
+    #[serde(default)]
+    pub preview: PreviewFile,
+    /// Seconds a scene must be unchanged before it is rendered (half-synced scenes).
+    pub scene_stable_secs: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewFile {
+    /// Refresh preview.jpg every N finished frames (0 = only on `progress:`).
+    pub every_frames: Option<u32>,
+}
+
+/// `[dropbox_api]`: where the Dropbox API lives and which app this is.
+/// Environment variables (DROPRENDER_DROPBOX_*_URL, DROPRENDER_DROPBOX_TOKEN)
+/// override these.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropboxFile {
+    pub app_key: Option<String>,
+    pub api_url: Option<String>,
+    pub content_url: Option<String>,
+    pub notify_url: Option<String>,
+    pub oauth_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,6 +104,7 @@ pub struct StatusFile {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub folder: Option<PathBuf>,
+    pub dropbox: Option<String>,
     pub projects: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub state: Option<PathBuf>,
@@ -85,11 +114,40 @@ pub struct Overrides {
     pub name: Option<String>,
 }
 
+/// Which storage the synced folder is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderSpec {
+    /// A folder on disk kept in sync by a desktop client.
+    Local(PathBuf),
+    /// A path inside the Dropbox app folder, over the HTTP API.
+    Dropbox(String),
+}
+
+impl FolderSpec {
+    /// The local path, when the folder is local.
+    pub fn local(&self) -> Option<&Path> {
+        match self {
+            FolderSpec::Local(p) => Some(p),
+            FolderSpec::Dropbox(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for FolderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FolderSpec::Local(p) => write!(f, "{}", p.display()),
+            FolderSpec::Dropbox(p) => write!(f, "dropbox:{p}"),
+        }
+    }
+}
+
 /// The node's settled configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub name: String,
-    pub folder: PathBuf,
+    pub folder: FolderSpec,
+    pub dropbox_api: DropboxFile,
     pub projects: PathBuf,
     pub output: PathBuf,
     pub state: PathBuf,
@@ -102,6 +160,8 @@ pub struct Config {
     pub grace: Duration,
     pub allow_projects_in_folder: bool,
     pub recent_jobs: usize,
+    pub preview_every: u32,
+    pub scene_stable: Duration,
 }
 
 pub fn default_config_path() -> Option<PathBuf> {
@@ -161,10 +221,11 @@ impl Config {
     }
 
     pub fn merge(f: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
-        let folder = o
-            .folder
-            .or(f.folder)
-            .ok_or(ConfigError::Missing("folder"))?;
+        let folder = match (o.dropbox.or(f.dropbox), o.folder.or(f.folder)) {
+            (Some(d), _) => FolderSpec::Dropbox(d),
+            (None, Some(p)) => FolderSpec::Local(p),
+            (None, None) => return Err(ConfigError::Missing("folder")),
+        };
         let projects = o
             .projects
             .or(f.projects)
@@ -197,6 +258,7 @@ impl Config {
         Ok(Config {
             name: o.name.or(f.name).unwrap_or_else(host_name),
             folder,
+            dropbox_api: f.dropbox_api,
             projects,
             output,
             state: o.state.or(f.state).unwrap_or_else(default_state_dir),
@@ -215,6 +277,9 @@ impl Config {
             grace: secs(f.grace_secs.unwrap_or(10.0), "grace_secs")?,
             allow_projects_in_folder: f.allow_projects_in_folder.unwrap_or(false),
             recent_jobs: f.status.recent_jobs.unwrap_or(10),
+            preview_every: f.preview.every_frames.unwrap_or(0),
+            scene_stable: Duration::try_from_secs_f64(f.scene_stable_secs.unwrap_or(3.0))
+                .map_err(|_| ConfigError::Invalid("scene_stable_secs must be 0 or more seconds".into()))?,
         })
     }
 }

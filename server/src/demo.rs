@@ -93,9 +93,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         None => std::env::temp_dir().join(format!("droprender-demo-{}", std::process::id())),
     };
     let cfg = setup(&root)?;
-    let folder = LocalFolder::new(cfg.folder.clone());
+    let dir = cfg
+        .folder
+        .local()
+        .context("the demo uses a local folder")?
+        .to_path_buf();
+    let folder = LocalFolder::new(dir.clone());
     println!("droprender demo in {}", root.display());
-    println!("  synced folder  {}", cfg.folder.display());
+    println!("  synced folder  {}", dir.display());
     println!("  projects       {}", cfg.projects.display());
     println!("  renders        {}", cfg.output.display());
     let rt = crate::cli::runtime()?;
@@ -142,13 +147,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!("\nLook at:");
     println!(
         "  {}/status.txt, LOG.txt, preview.jpg, contact.jpg",
-        cfg.folder.display()
+        dir.display()
     );
     println!("  {}/ for the frames", cfg.output.display());
     println!("\nRun a node on this folder yourself:");
     println!(
         "  droprender-node run --folder {} --projects {} --output {} --state {} --maya {}",
-        cfg.folder.display(),
+        dir.display(),
         cfg.projects.display(),
         cfg.output.display(),
         cfg.state.display(),
@@ -157,7 +162,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!("and send it work from another terminal:");
     println!(
         "  droprender --folder {} rend -r sw -s 1 -e 10 scenes/shot02.ma",
-        cfg.folder.display()
+        dir.display()
     );
     Ok(())
 }

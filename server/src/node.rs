@@ -112,11 +112,14 @@ impl<F: Folder> Node<F> {
                 source,
             })?;
         }
-        if !cfg.allow_projects_in_folder && is_within(&cfg.projects, &cfg.folder) {
+        if !cfg.allow_projects_in_folder
+            && let Some(local) = cfg.folder.local()
+            && is_within(&cfg.projects, local)
+        {
             return Err(NodeError::Unsafe(format!(
                 "the projects root {} is inside the synced folder {}: anyone who can write the folder could drop a scene that runs code when it opens. Move the projects elsewhere, or set allow_projects_in_folder = true in the config if that is intended",
                 cfg.projects.display(),
-                cfg.folder.display()
+                local.display()
             )));
         }
         let script = cfg.state.join(renderer::blender::SCRIPT_NAME);
