@@ -203,12 +203,20 @@ impl Channel {
         }
         // After an accepted unterminated line, the newline that completes it
         // arrives as an empty first line: not a command.
+        //
+        // Fix (found by tests/reconciler_model.rs): that first piece is the
+        // rest of line `cur.lines`, not a line of its own, so the lines after
+        // it are numbered from `cur.lines`, not `cur.lines + 1`; before, every
+        // line appended after a phone's unterminated line was reported one
+        // line too far down (in LOG.txt and in job records), and a CRLF
+        // completion (`\r\n`) shifted the count for good.
+        let first = cur.lines.saturating_sub(u64::from(cur.open_line));
         let mut counts: HashMap<u128, Count> = HashMap::new();
         let mut new_lines = Vec::new();
         let mut repeats = Vec::new();
         let mut skipped = 0;
         for (i, raw) in lines.iter().enumerate() {
-            let lineno = cur.lines + i as u64 + 1;
+            let lineno = first + i as u64 + 1;
             let Some((h, text, parsed)) = classify(ledger, raw) else {
                 continue;
             };
@@ -231,8 +239,11 @@ impl Channel {
         let end = overlap + consumed;
         let tail_from = end.saturating_sub(TAIL as usize);
         let offset = from + end as u64;
-        let nlines = cur.lines + lines.len() as u64
-            - u64::from(cur.open_line && new.first() == Some(&b'\n'));
+        let nlines = if lines.is_empty() {
+            cur.lines
+        } else {
+            first + lines.len() as u64
+        };
         Plan {
             source: source.clone(),
             batch: Batch {
@@ -247,7 +258,13 @@ impl Channel {
                     } else {
                         version
                     },
-                    open_line: accept_fragment,
+                    // Nothing consumed (the same bytes saved again): the
+                    // line before the offset is still the unterminated one.
+                    open_line: if consumed == 0 {
+                        cur.open_line
+                    } else {
+                        accept_fragment
+                    },
                 },
                 counts,
                 ..Default::default()

@@ -1,6 +1,6 @@
 //! The command line: `droprender-node run …`, `demo`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +26,85 @@ pub enum Cmd {
     Run(RunArgs),
     /// Run a short render end to end in a scratch folder, with the Render simulator.
     Demo(crate::demo::DemoArgs),
+    /// Write a commented node.toml to start from.
+    Init(InitArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InitArgs {
+    /// Where to write it (default: the user config dir's droprender/node.toml).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The sample config, commented: `init` writes it.
+pub const SAMPLE_CONFIG: &str = include_str!("../../examples/node.toml");
+
+fn init(args: &InitArgs) -> anyhow::Result<()> {
+    let path = match &args.path {
+        Some(p) => p.clone(),
+        None => crate::config::default_config_path()
+            .ok_or_else(|| anyhow::anyhow!("no user config dir on this system; pass --path"))?,
+    };
+    if path.exists() && !args.force {
+        anyhow::bail!("{} exists; pass --force to replace it", path.display());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, SAMPLE_CONFIG)?;
+    println!("wrote {}", path.display());
+    println!(
+        "edit folder, projects, output and [renderers.maya] program, then run: droprender-node run"
+    );
+    Ok(())
+}
+
+/// Logs to stderr (RUST_LOG, default info), and to a daily-rotated file when asked.
+fn init_tracing(
+    default: &str,
+    file: Option<&Path>,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::prelude::*;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter());
+    let (file_layer, guard) = match file.and_then(|f| Some((f.parent()?, f.file_name()?))) {
+        Some((dir, name)) => {
+            match tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix(name.to_string_lossy())
+                .max_log_files(7)
+                .build(dir)
+            {
+                Ok(appender) => {
+                    let (w, guard) = tracing_appender::non_blocking(appender);
+                    let layer = tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(w)
+                        .with_filter(filter());
+                    (Some(layer), Some(guard))
+                }
+                Err(e) => {
+                    eprintln!("droprender-node: cannot log to {}: {e}", dir.display());
+                    (None, None)
+                }
+            }
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file_layer)
+        .init();
+    guard
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -60,6 +139,9 @@ pub struct RunArgs {
     /// This node's name (default: the host name).
     #[arg(long)]
     pub name: Option<String>,
+    /// Also log to this file, rotated daily (7 kept).
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -76,6 +158,7 @@ impl RunArgs {
                 blender: self.blender.clone(),
                 poll: self.poll,
                 name: self.name.clone(),
+                log_file: self.log_file.clone(),
             },
         )
     }
@@ -105,6 +188,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn run_node(args: &RunArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
+    let _guard = init_tracing("info", cfg.log_file.as_deref());
     let rt = runtime()?;
     let shutdown = shutdown_signal()?;
     rt.block_on(async move {
@@ -140,17 +224,14 @@ pub fn main() -> ExitCode {
         let code = render_sim::run(std::env::args_os().skip(1).collect());
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let result = match &cli.cmd {
         Cmd::Run(a) => run_node(a),
-        Cmd::Demo(a) => crate::demo::run(a),
+        Cmd::Demo(a) => {
+            let _guard = init_tracing("warn", None);
+            crate::demo::run(a)
+        }
+        Cmd::Init(a) => init(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

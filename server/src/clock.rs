@@ -37,5 +37,6 @@ pub fn now() -> NaiveDateTime {
 
 /// `YYYY-MM-DD HH:MM:SS`.
 pub fn stamp(t: NaiveDateTime) -> String {
-    t.format(droprender_shared::logline::TIME_FORMAT).to_string()
+    t.format(droprender_shared::logline::TIME_FORMAT)
+        .to_string()
 }

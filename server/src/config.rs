@@ -48,6 +48,38 @@ pub struct FileConfig {
     pub preview: PreviewFile,
     /// Seconds a scene must be unchanged before it is rendered (half-synced scenes).
     pub scene_stable_secs: Option<f64>,
+    /// Also log to this file, rotated daily (7 kept).
+    pub log_file: Option<PathBuf>,
+    #[serde(default)]
+    pub jobs: JobsFile,
+    #[serde(default)]
+    pub schedule: crate::schedule::ScheduleFile,
+    #[serde(default)]
+    pub notify: NotifyFile,
+}
+
+/// `[jobs]`: defaults for per-job options.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsFile {
+    /// Retries after a failure, stall or timeout (a line's `retries=` wins).
+    pub retries: Option<u32>,
+    /// Default `timeout=`, e.g. "12h" (none by default).
+    pub timeout: Option<String>,
+    /// A render that prints nothing for this long is stalled, e.g. "30m".
+    pub stall: Option<String>,
+}
+
+/// `[notify]`: who hears about finished, failed and stalled jobs.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyFile {
+    /// URLs that get a JSON POST per event.
+    #[serde(default)]
+    pub webhooks: Vec<String>,
+    /// ntfy-compatible topic URLs that get a plain-text POST per event.
+    #[serde(default)]
+    pub ntfy: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +144,7 @@ pub struct Overrides {
     pub blender: Option<PathBuf>,
     pub poll: Option<f64>,
     pub name: Option<String>,
+    pub log_file: Option<PathBuf>,
 }
 
 /// Which storage the synced folder is.
@@ -162,6 +195,12 @@ pub struct Config {
     pub recent_jobs: usize,
     pub preview_every: u32,
     pub scene_stable: Duration,
+    pub log_file: Option<PathBuf>,
+    pub default_retries: u32,
+    pub default_timeout: Option<Duration>,
+    pub stall: Option<Duration>,
+    pub schedule: Option<crate::schedule::Schedule>,
+    pub notify: NotifyFile,
 }
 
 pub fn default_config_path() -> Option<PathBuf> {
@@ -255,7 +294,34 @@ impl Config {
                 droprender_shared::profile::blender::ENGINES.join(", ")
             )));
         }
+        let dur = |v: &Option<String>, what: &str| -> Result<Option<Duration>, ConfigError> {
+            match v {
+                None => Ok(None),
+                Some(t) => droprender_shared::command::parse_duration(t)
+                    .filter(|s| *s > 0)
+                    .map(|s| Some(Duration::from_secs(s)))
+                    .ok_or_else(|| {
+                        ConfigError::Invalid(format!(
+                            "{what} = {t:?}: expected a duration such as 30m or 2h"
+                        ))
+                    }),
+            }
+        };
+        let default_timeout = dur(&f.jobs.timeout, "jobs.timeout")?;
+        let stall = match &f.jobs.stall {
+            Some(v) if v == "off" => None,
+            None => Some(Duration::from_secs(30 * 60)),
+            v => dur(v, "jobs.stall")?,
+        };
+        let schedule =
+            crate::schedule::Schedule::from_file(&f.schedule).map_err(ConfigError::Invalid)?;
         Ok(Config {
+            log_file: o.log_file.or(f.log_file),
+            default_retries: f.jobs.retries.unwrap_or(0).min(10),
+            default_timeout,
+            stall,
+            schedule,
+            notify: f.notify,
             name: o.name.or(f.name).unwrap_or_else(host_name),
             folder,
             dropbox_api: f.dropbox_api,
@@ -278,8 +344,9 @@ impl Config {
             allow_projects_in_folder: f.allow_projects_in_folder.unwrap_or(false),
             recent_jobs: f.status.recent_jobs.unwrap_or(10),
             preview_every: f.preview.every_frames.unwrap_or(0),
-            scene_stable: Duration::try_from_secs_f64(f.scene_stable_secs.unwrap_or(3.0))
-                .map_err(|_| ConfigError::Invalid("scene_stable_secs must be 0 or more seconds".into()))?,
+            scene_stable: Duration::try_from_secs_f64(f.scene_stable_secs.unwrap_or(3.0)).map_err(
+                |_| ConfigError::Invalid("scene_stable_secs must be 0 or more seconds".into()),
+            )?,
         })
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod channel;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod ledger;
@@ -17,5 +18,8 @@ pub mod preview;
 pub mod process;
 pub mod projects;
 pub mod renderer;
+pub mod scene;
+pub mod schedule;
 pub mod status;
+pub mod webhook;
 pub mod worker;

@@ -5,12 +5,14 @@
 //! journal (fsync), start the renderer, and only then write LOG.txt and the
 //! status files. Nothing is acted on before it is durable.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDateTime;
-use droprender_shared::command::{Action, Command, RenderRequest, parse_normalized};
+use droprender_shared::command::{
+    Action, Command, RenderRequest, Target, parse_normalized, priority_word,
+};
 use droprender_shared::files::{self, Source};
 use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
 use droprender_shared::profile::RendererKind;
@@ -21,12 +23,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::sleep_until;
 
 use crate::channel::{Channel, Plan};
+use crate::clock::{now, stamp};
 use crate::config::Config;
 use crate::ledger::{Control, JobRecord, JobState, Ledger, LedgerError, ProcRecord};
 use crate::paths::{dir_inside, existing_inside, is_within};
 use crate::renderer::{self, Progress, Resolved};
-use crate::worker::{self, Outcome, Stop};
-use crate::{preview, process, projects, status};
+use crate::scene::{self, SceneState};
+use crate::webhook::{Notice, Notifier};
+use crate::worker::{self, Ctl, Outcome, Stop};
+use crate::{preview, process, projects, schedule, status};
 
 #[derive(Debug, Error)]
 pub enum NodeError {
@@ -56,20 +61,29 @@ struct Live {
     current_frame: Option<String>,
     started: Option<Instant>,
     frames_this_run: u64,
+    pid: Option<i32>,
+    suspended: bool,
+    /// Why a queued job is not starting yet.
+    waiting: Option<String>,
 }
 
 struct Running {
     id: u64,
-    stop: watch::Sender<Stop>,
+    ctl: watch::Sender<Ctl>,
 }
 
-fn now() -> NaiveDateTime {
-    chrono::Local::now().naive_local()
+/// Events from tasks the node spawned.
+enum Internal {
+    Previews { job: u64, text: String, log: bool },
+    RendererVersion(usize, String),
 }
 
-fn stamp(t: NaiveDateTime) -> String {
-    t.format(droprender_shared::logline::TIME_FORMAT)
-        .to_string()
+/// Whether a queued job can start now.
+enum Readiness {
+    Go(Resolved),
+    Wait(String, Option<Duration>),
+    Cancel(String),
+    Fail(String),
 }
 
 /// Runs a node on `folder` until `shutdown` says stop.
@@ -80,19 +94,23 @@ pub async fn run<F: Folder>(cfg: Config, folder: F, shutdown: ShutdownRx) -> Res
 
 struct Node<F: Folder> {
     cfg: Config,
-    folder: F,
+    folder: Arc<F>,
     ledger: Ledger,
     channel: Channel,
     node_id: String,
-    queue: VecDeque<u64>,
+    /// Jobs waiting to run (order is decided at start time: priority, then arrival).
+    queue: Vec<u64>,
     live: HashMap<u64, Live>,
     running: Option<Running>,
     log: Vec<LogLine>,
     writer: status::Writer,
     info: droprender_shared::status::NodeInfo,
+    notifier: Notifier,
+    note: Option<String>,
     status_dirty: bool,
     status_due: Option<tokio::time::Instant>,
     projects_due: Option<tokio::time::Instant>,
+    wait_due: Option<tokio::time::Instant>,
     hints_rx: mpsc::Receiver<Hint>,
     hints_tx: mpsc::Sender<Hint>,
     watch_guard: Option<WatchGuard>,
@@ -100,6 +118,8 @@ struct Node<F: Folder> {
     projects_rx: mpsc::Receiver<()>,
     worker_tx: mpsc::Sender<(u64, worker::Event)>,
     worker_rx: mpsc::Receiver<(u64, worker::Event)>,
+    internal_tx: mpsc::Sender<Internal>,
+    internal_rx: mpsc::Receiver<Internal>,
     stopping: bool,
     folder_ok: bool,
 }
@@ -134,24 +154,28 @@ impl<F: Folder> Node<F> {
         let ledger = Ledger::open(&cfg.state)?;
         let (hints_tx, hints_rx) = mpsc::channel(256);
         let (worker_tx, worker_rx) = mpsc::channel(1024);
+        let (internal_tx, internal_rx) = mpsc::channel(64);
         let (proj_tx, projects_rx) = mpsc::channel(1);
         let projects_guard = watch_projects(&cfg.projects, proj_tx);
         let info = status::node_info(&cfg);
         let mut node = Node {
+            notifier: Notifier::new(cfg.notify.clone()),
             cfg,
-            folder,
+            folder: Arc::new(folder),
             ledger,
             channel: Channel::new(),
             node_id,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             live: HashMap::new(),
             running: None,
             log: Vec::new(),
             writer: status::Writer::default(),
             info,
+            note: None,
             status_dirty: true,
             status_due: None,
             projects_due: None,
+            wait_due: None,
             hints_rx,
             hints_tx,
             watch_guard: None,
@@ -159,6 +183,8 @@ impl<F: Folder> Node<F> {
             projects_rx,
             worker_tx,
             worker_rx,
+            internal_tx,
+            internal_rx,
             stopping: false,
             folder_ok: true,
         };
@@ -181,6 +207,7 @@ impl<F: Folder> Node<F> {
         }
         node.recover()?;
         node.rewatch();
+        node.probe_versions();
         node.scan_all().await;
         if node.ledger.is_fresh() {
             node.ledger.mark_initialized()?;
@@ -194,37 +221,60 @@ impl<F: Folder> Node<F> {
         let jobs: Vec<JobRecord> = self.ledger.jobs().values().cloned().collect();
         for mut j in jobs {
             match j.state {
-                JobState::Running | JobState::Interrupted => {
-                    if j.state == JobState::Running {
-                        j.state = JobState::Interrupted;
-                        j.proc = None;
-                        j.message = Some("the node stopped while it was rendering".into());
-                        self.ledger.put_job(j.clone())?;
-                        self.say_job(Ev::Interrupted, j.id, "the node stopped while rendering (crash or power loss); it resumes from its first missing frame".to_string());
-                    }
-                    self.queue.push_back(j.id);
+                JobState::Running => {
+                    j.state = JobState::Interrupted;
+                    j.proc = None;
+                    j.message = Some("the node stopped while it was rendering".into());
+                    self.ledger.put_job(j.clone())?;
+                    self.say_job(
+                        Ev::Interrupted,
+                        j.id,
+                        "the node stopped while rendering (crash or power loss); it resumes from its first missing frame"
+                            .to_string(),
+                    );
+                    self.queue.push(j.id);
                 }
-                JobState::Queued => self.queue.push_back(j.id),
+                JobState::Interrupted | JobState::Queued => self.queue.push(j.id),
                 _ => {}
             }
         }
-        // Interrupted jobs first, then the rest in arrival order.
-        let ledger = &self.ledger;
-        let mut q: Vec<u64> = self.queue.drain(..).collect();
-        q.sort_by_key(|id| {
-            (
-                ledger.job(*id).map(|j| j.state) != Some(JobState::Interrupted),
-                *id,
-            )
-        });
-        self.queue = q.into();
         Ok(())
+    }
+
+    /// Asks the renderers for their versions in the background (status.txt shows them).
+    fn probe_versions(&self) {
+        let tx = self.internal_tx.clone();
+        for (i, r) in self.info.renderers.iter().enumerate() {
+            if r.name != "blender" || !r.found {
+                continue;
+            }
+            let program = PathBuf::from(&r.program);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let out = tokio::time::timeout(
+                    Duration::from_secs(20),
+                    tokio::process::Command::new(program)
+                        .arg("--version")
+                        .stdin(std::process::Stdio::null())
+                        .kill_on_drop(true)
+                        .output(),
+                )
+                .await;
+                if let Ok(Ok(o)) = out
+                    && let Some(v) = String::from_utf8_lossy(&o.stdout).lines().next()
+                {
+                    let _ = tx
+                        .send(Internal::RendererVersion(i, v.trim().to_string()))
+                        .await;
+                }
+            });
+        }
     }
 
     async fn serve(&mut self, mut shutdown: ShutdownRx) -> Result<(), NodeError> {
         // Controls accepted before a crash but not carried out.
         for c in self.ledger.pending_controls() {
-            self.run_control(c).await;
+            self.run_control(c, None).await;
         }
         let mut reconcile = tokio::time::interval(self.cfg.reconcile);
         reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -238,6 +288,7 @@ impl<F: Folder> Node<F> {
                     .map(tokio::time::Instant::from_std),
                 self.status_due,
                 self.projects_due,
+                self.wait_due,
             ]
             .into_iter()
             .flatten()
@@ -254,22 +305,26 @@ impl<F: Folder> Node<F> {
                     self.projects_due.get_or_insert(tokio::time::Instant::now() + Duration::from_millis(300));
                 }
                 Some((id, ev)) = self.worker_rx.recv() => self.on_worker(id, ev).await,
+                Some(ev) = self.internal_rx.recv() => self.on_internal(ev),
                 _ = reconcile.tick() => {
                     self.rewatch();
                     self.scan_all().await;
                     self.projects_due.get_or_insert(tokio::time::Instant::now());
                 }
                 _ = async { match deadline { Some(d) => sleep_until(d).await, None => std::future::pending().await } } => {
-                    let now = tokio::time::Instant::now();
-                    if self.projects_due.is_some_and(|d| d <= now) {
+                    let t = tokio::time::Instant::now();
+                    if self.projects_due.is_some_and(|d| d <= t) {
                         self.projects_due = None;
                         self.refresh_projects().await;
                     }
-                    if self.status_due.is_some_and(|d| d <= now) {
+                    if self.status_due.is_some_and(|d| d <= t) {
                         self.status_due = None;
                         self.status_dirty = true;
                     }
-                    if self.channel.next_deadline().is_some_and(|d| tokio::time::Instant::from_std(d) <= now) {
+                    if self.wait_due.is_some_and(|d| d <= t) {
+                        self.wait_due = None;
+                    }
+                    if self.channel.next_deadline().is_some_and(|d| tokio::time::Instant::from_std(d) <= t) {
                         self.scan_all().await;
                     }
                 }
@@ -287,9 +342,8 @@ impl<F: Folder> Node<F> {
         self.stopping = true;
         if let Some(r) = &self.running {
             let force = *shutdown.borrow() >= 2;
-            let _ = r
-                .stop
-                .send(if force { Stop::Force } else { Stop::Interrupt });
+            r.ctl
+                .send_modify(|c| c.stop = if force { Stop::Force } else { Stop::Interrupt });
             self.say(
                 Ev::Node,
                 "stopping: waiting for the renderer to exit".to_string(),
@@ -299,10 +353,10 @@ impl<F: Folder> Node<F> {
                 tokio::select! {
                     Some((id, ev)) = self.worker_rx.recv() => self.on_worker(id, ev).await,
                     r = shutdown.changed() => {
-                        if r.is_err() || *shutdown.borrow() >= 2 {
-                            if let Some(r) = &self.running {
-                                let _ = r.stop.send(Stop::Force);
-                            }
+                        if (r.is_err() || *shutdown.borrow() >= 2)
+                            && let Some(r) = &self.running
+                        {
+                            r.ctl.send_modify(|c| c.stop = Stop::Force);
                         }
                     }
                 }
@@ -312,6 +366,22 @@ impl<F: Folder> Node<F> {
         self.status_dirty = true;
         self.flush().await;
         Ok(())
+    }
+
+    fn on_internal(&mut self, ev: Internal) {
+        match ev {
+            Internal::Previews { job, text, log } => {
+                if log {
+                    self.say_job(Ev::Progress, job, text);
+                }
+            }
+            Internal::RendererVersion(i, v) => {
+                if let Some(r) = self.info.renderers.get_mut(i) {
+                    r.version = Some(v);
+                    self.status_dirty = true;
+                }
+            }
+        }
     }
 
     // ----- reading commands -----
@@ -351,7 +421,6 @@ impl<F: Folder> Node<F> {
         let mut sources: Vec<Source> = names.iter().filter_map(|n| files::classify(n)).collect();
         sources.sort();
         if !sources.contains(&Source::Main) {
-            // A deleted commands.txt: remember nothing new; a recreated one is read anew.
             sources.insert(0, Source::Main);
         }
         for s in sources {
@@ -367,6 +436,7 @@ impl<F: Folder> Node<F> {
             );
             self.folder_ok = false;
             self.watch_guard = None;
+            self.status_dirty = true;
         }
     }
 
@@ -394,7 +464,7 @@ impl<F: Folder> Node<F> {
     async fn scan(&mut self, source: &Source) {
         let plan = match self
             .channel
-            .scan(&self.folder, &self.ledger, source, Instant::now())
+            .scan(&*self.folder, &self.ledger, source, Instant::now())
             .await
         {
             Ok(Some(p)) => p,
@@ -457,7 +527,7 @@ impl<F: Folder> Node<F> {
             match &cmd.action {
                 Action::Render(req) => {
                     let id = self.ledger.allocate_job();
-                    match self.resolve(req, id, None) {
+                    match self.check_new(req, id, &plan.batch.jobs) {
                         Ok(r) => {
                             let rec = JobRecord {
                                 id,
@@ -475,6 +545,8 @@ impl<F: Folder> Node<F> {
                                 frames_total: renderer::frame_range(req).map_or(0, |f| f.count()),
                                 frames_done: 0,
                                 proc: None,
+                                priority: req.options.priority.unwrap_or(0),
+                                failures: 0,
                             };
                             logs.push(
                                 LogLine::new(t, Ev::Accepted, cmd.to_line())
@@ -492,12 +564,12 @@ impl<F: Folder> Node<F> {
                         }
                     }
                 }
-                Action::Progress => {
+                _ => {
                     let c = Control {
                         id: self.ledger.allocate_control(),
                         line: nl.text.clone(),
                     };
-                    controls.push(c.clone());
+                    controls.push((c.clone(), at(nl.lineno)));
                     plan.batch.controls.push(c);
                 }
             }
@@ -546,11 +618,27 @@ impl<F: Folder> Node<F> {
         self.queue.extend(new_jobs);
         self.log.extend(logs);
         self.maybe_start().await;
-        for c in controls {
-            self.run_control(c).await;
+        for (c, at) in controls {
+            self.run_control(c, Some(at)).await;
         }
         self.status_dirty = true;
         Ok(())
+    }
+
+    /// Checks a new render line against this node: roots, renderers, threads, dependencies.
+    fn check_new(
+        &self,
+        req: &RenderRequest,
+        id: u64,
+        batch: &[JobRecord],
+    ) -> Result<Resolved, String> {
+        for a in &req.options.after {
+            let known = self.ledger.job(*a).is_some() || batch.iter().any(|j| j.id == *a);
+            if *a >= id || !known {
+                return Err(format!("after={a}: there is no earlier job {a}"));
+            }
+        }
+        self.resolve(req, id, None)
     }
 
     /// Node-side checks: roots, enabled renderers, threads.
@@ -569,7 +657,7 @@ impl<F: Folder> Node<F> {
                 self.cfg.maya_renderers.join(", ")
             ));
         }
-        let cores = self.info.cpus as i64;
+        let cores = i64::from(self.info.cpus);
         for t in ["-n", "-ai:threads", "-threads", "-t"] {
             if let Some(n) = req.flag(t).and_then(|v| v.parse::<i64>().ok())
                 && n > cores
@@ -579,8 +667,18 @@ impl<F: Folder> Node<F> {
                 ));
             }
         }
-        let scene =
-            existing_inside(&self.cfg.projects, &req.scene).map_err(|e| format!("scene: {e}"))?;
+        // A scene still arriving through a sync engine may not exist yet:
+        // accept it when its sync temp file is there, and wait for it. The
+        // temp file is looked for first: the engine's rename makes the scene
+        // appear as the temp file goes, so one of the two checks sees it.
+        let arriving = self.arriving(&req.scene);
+        let scene = match existing_inside(&self.cfg.projects, &req.scene) {
+            Ok(s) => s,
+            Err(crate::paths::PathError::Missing(..)) if arriving => {
+                self.cfg.projects.join(&req.scene)
+            }
+            Err(e) => return Err(format!("scene: {e}")),
+        };
         let project = match req.flag("-proj") {
             Some(p) => {
                 Some(existing_inside(&self.cfg.projects, p).map_err(|e| format!("-proj: {e}"))?)
@@ -613,44 +711,165 @@ impl<F: Folder> Node<F> {
         })
     }
 
+    /// True when a missing scene has a sync temp file beside it (still arriving).
+    fn arriving(&self, rel: &str) -> bool {
+        let p = self.cfg.projects.join(rel);
+        if !crate::paths::is_within(&p, &self.cfg.projects) || rel.contains("..") {
+            return false;
+        }
+        let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else {
+            return false;
+        };
+        std::fs::read_dir(dir).is_ok_and(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .any(|n| scene::is_sync_temp_for(&n, name))
+        })
+    }
+
     // ----- running jobs -----
 
+    /// The order jobs start in: interrupted first, then priority, then arrival.
+    fn ordered_queue(&self) -> Vec<u64> {
+        let mut q = self.queue.clone();
+        let key = |id: &u64| {
+            let j = self.ledger.job(*id);
+            (
+                j.map(|j| j.state) != Some(JobState::Interrupted),
+                -j.map_or(0, |j| j.priority),
+                *id,
+            )
+        };
+        q.sort_by_key(key);
+        q
+    }
+
+    fn readiness(&self, rec: &JobRecord) -> Readiness {
+        let req = match parse_normalized(&rec.line) {
+            Ok(Command {
+                action: Action::Render(req),
+                ..
+            }) => req,
+            Ok(_) => return Readiness::Fail("not a render command".into()),
+            Err(e) => return Readiness::Fail(e.to_string()),
+        };
+        for a in &req.options.after {
+            match self.ledger.job(*a).map(|j| j.state) {
+                None | Some(JobState::Finished) => {}
+                Some(JobState::Failed) => {
+                    return Readiness::Cancel(format!("job {a}, which it waits for, failed"));
+                }
+                Some(JobState::Cancelled) => {
+                    return Readiness::Cancel(format!(
+                        "job {a}, which it waits for, was cancelled"
+                    ));
+                }
+                Some(_) => return Readiness::Wait(format!("waiting for job {a} to finish"), None),
+            }
+        }
+        let job = match self.resolve(&req, rec.id, Some(&rec.output_dir)) {
+            Ok(j) => j,
+            Err(reason) => return Readiness::Fail(format!("cannot start: {reason}")),
+        };
+        match scene::state(
+            &job.scene,
+            self.cfg.scene_stable,
+            std::time::SystemTime::now(),
+        ) {
+            SceneState::Ready => Readiness::Go(job),
+            SceneState::Syncing { why, recheck } => Readiness::Wait(why, Some(recheck)),
+            SceneState::Missing if self.arriving(&req.scene) => Readiness::Wait(
+                format!("{} is still arriving", req.scene),
+                Some(Duration::from_secs(1)),
+            ),
+            SceneState::Missing => Readiness::Fail(format!("the scene {} is gone", req.scene)),
+        }
+    }
+
     async fn maybe_start(&mut self) {
-        while self.running.is_none() && !self.stopping {
-            let Some(id) = self.queue.pop_front() else {
+        if self.running.is_some() || self.stopping {
+            return;
+        }
+        self.note = None;
+        if self.queue.is_empty() {
+            return;
+        }
+        if self.ledger.is_paused() {
+            self.note = Some("the queue is paused; send `resume:` to continue".into());
+            return;
+        }
+        if let Some(s) = &self.cfg.schedule {
+            let t = now();
+            if !s.allows(t) {
+                let next = s.next_open(t);
+                self.note = Some(match next {
+                    Some(n) => format!(
+                        "outside render hours; the next window opens {}",
+                        schedule::describe(n)
+                    ),
+                    None => "the schedule allows no render hours".into(),
+                });
+                if let Some(n) = next {
+                    let wait = (n - t).to_std().unwrap_or(Duration::from_secs(60));
+                    self.wait_at(wait);
+                }
                 return;
+            }
+        }
+        for id in self.ordered_queue() {
+            let Some(rec) = self.ledger.job(id).cloned() else {
+                self.queue.retain(|q| *q != id);
+                continue;
             };
-            if let Err(e) = self.start_job(id).await {
-                self.warn_once(format!("cannot start job {id}: {e}"));
-                self.queue.push_front(id);
-                return;
+            if rec.state.is_final() {
+                self.queue.retain(|q| *q != id);
+                continue;
+            }
+            match self.readiness(&rec) {
+                Readiness::Go(job) => {
+                    self.queue.retain(|q| *q != id);
+                    if let Some(l) = self.live.get_mut(&id) {
+                        l.waiting = None;
+                    }
+                    if let Err(e) = self.start_job(rec, job).await {
+                        self.warn_once(format!("cannot start job {id}: {e}"));
+                        self.queue.push(id);
+                    }
+                    return;
+                }
+                Readiness::Wait(why, recheck) => {
+                    let l = self.live.entry(id).or_default();
+                    if l.waiting.as_deref() != Some(why.as_str()) {
+                        l.waiting = Some(why);
+                        self.status_dirty = true;
+                    }
+                    if let Some(r) = recheck {
+                        self.wait_at(r);
+                    }
+                }
+                Readiness::Cancel(why) => {
+                    self.queue.retain(|q| *q != id);
+                    if let Err(e) = self.finish(rec, Outcome::Cancelled, Some(why)).await {
+                        self.warn_once(format!("cannot record job {id}: {e}"));
+                    }
+                }
+                Readiness::Fail(why) => {
+                    self.queue.retain(|q| *q != id);
+                    if let Err(e) = self.finish(rec, Outcome::Failed(why), None).await {
+                        self.warn_once(format!("cannot record job {id}: {e}"));
+                    }
+                }
             }
         }
     }
 
-    async fn start_job(&mut self, id: u64) -> Result<(), NodeError> {
-        let Some(mut rec) = self.ledger.job(id).cloned() else {
-            return Ok(());
-        };
-        if rec.state.is_final() {
-            return Ok(());
-        }
-        let resolved = match parse_normalized(&rec.line) {
-            Ok(Command {
-                action: Action::Render(req),
-                ..
-            }) => self.resolve(&req, id, Some(&rec.output_dir)),
-            Ok(_) => Err("not a render command".to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let job = match resolved {
-            Ok(j) => j,
-            Err(reason) => {
-                return self
-                    .finish(rec, Outcome::Failed(format!("cannot start: {reason}")))
-                    .await;
-            }
-        };
+    fn wait_at(&mut self, d: Duration) {
+        let at = tokio::time::Instant::now() + d.max(Duration::from_millis(200));
+        self.wait_due = Some(self.wait_due.map_or(at, |w| w.min(at)));
+    }
+
+    async fn start_job(&mut self, mut rec: JobRecord, job: Resolved) -> Result<(), NodeError> {
+        let id = rec.id;
         let _ = std::fs::create_dir_all(&job.output_dir);
         let done = renderer::done_frames(&job.output_dir, renderer::layers(&job.request));
         let invocations = renderer::plan(&self.cfg, &job, &done);
@@ -664,25 +883,31 @@ impl<F: Folder> Node<F> {
         if invocations.is_empty() {
             self.live.insert(id, live);
             rec.frames_done = done.len() as u64;
-            return self.finish(rec, Outcome::Done).await;
+            return self.finish(rec, Outcome::Done, None).await;
         }
         rec.state = JobState::Running;
         rec.attempts += 1;
         rec.started.get_or_insert_with(|| stamp(now()));
         rec.frames_done = done.len() as u64;
         self.ledger.put_job(rec.clone())?;
-        let (stop_tx, stop_rx) = watch::channel(Stop::No);
+        let (ctl_tx, ctl_rx) = watch::channel(Ctl::default());
+        let opts = &job.request.options;
         let wjob = worker::Job {
             id,
             parser: renderer::parser(&job.request),
-            log: self.cfg.state.join("jobs").join(format!("{id}.log")),
+            log: self.job_log(id),
             tag: process::tag(&self.node_id, id),
             grace: self.cfg.grace,
             kind: job.request.renderer,
             invocations: invocations.clone(),
+            stall: self.cfg.stall,
+            timeout: opts
+                .timeout
+                .map(Duration::from_secs)
+                .or(self.cfg.default_timeout),
         };
-        tokio::spawn(worker::run(wjob, self.worker_tx.clone(), stop_rx));
-        self.running = Some(Running { id, stop: stop_tx });
+        tokio::spawn(worker::run(wjob, self.worker_tx.clone(), ctl_rx));
+        self.running = Some(Running { id, ctl: ctl_tx });
         self.live.insert(id, live);
         let frames: Vec<i64> = invocations
             .iter()
@@ -711,9 +936,14 @@ impl<F: Folder> Node<F> {
         Ok(())
     }
 
+    fn job_log(&self, id: u64) -> PathBuf {
+        self.cfg.state.join("jobs").join(format!("{id}.log"))
+    }
+
     async fn on_worker(&mut self, id: u64, ev: worker::Event) {
         match ev {
             worker::Event::Spawned { pid, start } => {
+                self.live.entry(id).or_default().pid = Some(pid);
                 if let Some(mut rec) = self.ledger.job(id).cloned() {
                     rec.proc = Some(ProcRecord { pid, start });
                     if let Err(e) = self.ledger.put_job(rec) {
@@ -722,7 +952,9 @@ impl<F: Folder> Node<F> {
                 }
             }
             worker::Event::Progress(p) => {
+                let every = u64::from(self.cfg.preview_every);
                 let live = self.live.entry(id).or_default();
+                let mut auto_preview = false;
                 match p {
                     Progress::FrameStarted(f) => {
                         live.current_frame = f;
@@ -735,14 +967,17 @@ impl<F: Folder> Node<F> {
                             .and_then(|p| p.file_stem())
                             .and_then(|s| s.to_str())
                             .and_then(frame_of);
-                        let fresh = frame.is_none_or(|f| live.done.insert(f));
-                        if fresh {
+                        if frame.is_none_or(|f| live.done.insert(f)) {
                             live.frames_done += 1;
                             live.frames_this_run += 1;
+                            auto_preview = every > 0 && live.frames_this_run % every == 0;
                         }
                         live.percent_current = 0.0;
                     }
                     Progress::Error(_) => {}
+                }
+                if auto_preview {
+                    self.previews(id, false);
                 }
                 self.progress_changed();
             }
@@ -751,7 +986,7 @@ impl<F: Folder> Node<F> {
                     self.running = None;
                 }
                 if let Some(rec) = self.ledger.job(id).cloned()
-                    && let Err(e) = self.finish(rec, outcome).await
+                    && let Err(e) = self.finish(rec, outcome, None).await
                 {
                     self.warn_once(format!("cannot record the end of job {id}: {e}"));
                 }
@@ -766,63 +1001,119 @@ impl<F: Folder> Node<F> {
         }
     }
 
-    async fn finish(&mut self, mut rec: JobRecord, outcome: Outcome) -> Result<(), NodeError> {
+    fn retries_of(&self, rec: &JobRecord) -> u32 {
+        match parse_normalized(&rec.line) {
+            Ok(Command {
+                action: Action::Render(r),
+                ..
+            }) => r.options.retries.unwrap_or(self.cfg.default_retries),
+            _ => 0,
+        }
+    }
+
+    /// Records how a run ended; requeues it when retries are left.
+    async fn finish(
+        &mut self,
+        mut rec: JobRecord,
+        outcome: Outcome,
+        why: Option<String>,
+    ) -> Result<(), NodeError> {
         let id = rec.id;
         let live = self.live.entry(id).or_default();
         if let Some(s) = live.started.take() {
             rec.render_secs += s.elapsed().as_secs_f64();
         }
-        // What is on disk is the truth about frames.
+        live.suspended = false;
+        live.pid = None;
+        let live_done = live.frames_done;
         let done_on_disk = renderer::done_frames(&rec.output_dir, layers_of(&rec)).len() as u64;
-        rec.frames_done =
-            done_on_disk.max(live.frames_done.min(rec.frames_total.max(live.frames_done)));
+        rec.frames_done = done_on_disk.max(live_done.min(rec.frames_total.max(live_done)));
         rec.proc = None;
         let scene = rec_scene(&rec);
-        let (state, ev, text) = match &outcome {
-            Outcome::Done => {
-                let missing = rec.frames_total.saturating_sub(done_on_disk);
-                if rec.frames_total > 0 && missing > 0 {
+        let log_path = self.job_log(id);
+        let problem = match &outcome {
+            Outcome::Failed(m) => Some(("failed", m.clone())),
+            Outcome::Stalled(d) => Some((
+                "stalled",
+                format!(
+                    "the renderer printed nothing for {}",
+                    droprender_shared::status::human_duration(d.as_secs_f64())
+                ),
+            )),
+            Outcome::TimedOut(d) => Some((
+                "timed out",
+                format!(
+                    "it ran longer than its timeout of {}",
+                    droprender_shared::status::human_duration(d.as_secs_f64())
+                ),
+            )),
+            Outcome::Done if rec.frames_total > 0 && done_on_disk < rec.frames_total => Some((
+                "failed",
+                format!(
+                    "the renderer exited cleanly but {} of {} frame(s) are missing in {}",
+                    rec.frames_total - done_on_disk,
+                    rec.frames_total,
+                    rec.output_dir.display()
+                ),
+            )),
+            _ => None,
+        };
+        let (state, ev, text) = match (&outcome, problem) {
+            (_, Some((kind, msg))) => {
+                rec.failures += 1;
+                let retries = self.retries_of(&rec);
+                if rec.failures <= retries {
                     (
-                        JobState::Failed,
-                        Ev::Failed,
+                        JobState::Queued,
+                        Ev::Retrying,
                         format!(
-                            "{scene}: the renderer exited cleanly but {missing} of {} frame(s) are missing in {}",
-                            rec.frames_total,
-                            rec.output_dir.display()
+                            "{scene}: {kind}: {msg}; retry {} of {retries} renders the missing frames (log: {})",
+                            rec.failures,
+                            log_path.display()
                         ),
                     )
                 } else {
+                    if kind == "stalled" {
+                        self.notify("stalled", &rec, &msg);
+                    }
                     (
-                        JobState::Finished,
-                        Ev::Finished,
-                        format!(
-                            "{scene}: {} frame(s) in {} → {}",
-                            rec.frames_done,
-                            droprender_shared::status::human_duration(rec.render_secs),
-                            rec.output_dir.display()
-                        ),
+                        JobState::Failed,
+                        Ev::Failed,
+                        format!("{scene}: {msg} (log: {})", log_path.display()),
                     )
                 }
             }
-            Outcome::Failed(msg) => (
-                JobState::Failed,
-                Ev::Failed,
+            (Outcome::Done, None) => (
+                JobState::Finished,
+                Ev::Finished,
                 format!(
-                    "{scene}: {msg} (log: {})",
-                    self.cfg
-                        .state
-                        .join("jobs")
-                        .join(format!("{id}.log"))
-                        .display()
+                    "{scene}: {} frame(s) in {} → {}",
+                    rec.frames_done,
+                    droprender_shared::status::human_duration(rec.render_secs),
+                    rec.output_dir.display()
                 ),
             ),
-            Outcome::Interrupted => (
+            (Outcome::Interrupted, None) => (
                 JobState::Interrupted,
                 Ev::Interrupted,
                 format!(
-                    "{scene}: node stopping; {} frame(s) done, the rest render after the restart",
-                    done_on_disk
+                    "{scene}: node stopping; {done_on_disk} frame(s) done, the rest render after the restart"
                 ),
+            ),
+            (Outcome::Cancelled, None) => (
+                JobState::Cancelled,
+                Ev::Cancelled,
+                match why {
+                    Some(w) => format!("{scene}: {w}"),
+                    None => format!(
+                        "{scene}: cancelled; {done_on_disk} frame(s) are on disk (`retry: {id}` renders the rest)"
+                    ),
+                },
+            ),
+            (_, None) => (
+                JobState::Failed,
+                Ev::Failed,
+                format!("{scene}: ended unexpectedly"),
             ),
         };
         rec.state = state;
@@ -830,11 +1121,32 @@ impl<F: Folder> Node<F> {
         if state.is_final() {
             rec.ended = Some(stamp(now()));
         }
-        self.ledger.put_job(rec)?;
+        if state == JobState::Queued {
+            self.queue.push(id);
+        }
+        self.ledger.put_job(rec.clone())?;
+        match state {
+            JobState::Finished => self.notify("finished", &rec, &text),
+            JobState::Failed => self.notify("failed", &rec, &text),
+            _ => {}
+        }
         self.say_job(ev, id, text);
         self.forget_old_jobs();
         self.status_dirty = true;
         Ok(())
+    }
+
+    fn notify(&self, event: &str, rec: &JobRecord, message: &str) {
+        self.notifier.send(Notice {
+            event: event.into(),
+            node: self.cfg.name.clone(),
+            job: rec.id,
+            scene: rec_scene(rec),
+            frames_done: rec.frames_done,
+            frames_total: rec.frames_total,
+            message: message.into(),
+            time: stamp(now()),
+        });
     }
 
     /// Keeps the ledger's job table bounded: old finished jobs live on in LOG.txt.
@@ -860,19 +1172,228 @@ impl<F: Folder> Node<F> {
 
     // ----- controls -----
 
-    async fn run_control(&mut self, c: Control) {
-        if let Ok(cmd) = parse_normalized(&c.line)
-            && cmd.action == Action::Progress
-        {
-            self.progress().await;
+    /// Carries out a control command; every result lands in LOG.txt.
+    async fn run_control(&mut self, c: Control, at: Option<LineRef>) {
+        let result = match parse_normalized(&c.line) {
+            Ok(cmd) => self.control(&cmd).await,
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(Some((ev, job, text))) => {
+                let mut l = LogLine::new(now(), ev, text);
+                if let Some(j) = job {
+                    l = l.job(j);
+                }
+                self.log.push(l);
+            }
+            Ok(None) => {}
+            Err(why) => {
+                let mut l = LogLine::new(now(), Ev::Rejected, format!("{} because {why}", c.line));
+                if let Some(at) = at {
+                    l = l.at(at);
+                }
+                self.log.push(l);
+            }
         }
         if let Err(e) = self.ledger.control_done(c.id) {
             self.warn_once(format!("cannot record a finished command: {e}"));
         }
+        self.status_dirty = true;
     }
 
-    /// `progress:` — copy the newest frame and write preview.jpg and contact.jpg.
-    async fn progress(&mut self) {
+    fn job_or_reject(&self, id: u64) -> Result<JobRecord, String> {
+        self.ledger
+            .job(id)
+            .cloned()
+            .ok_or_else(|| format!("there is no job {id} (job numbers are in status.txt)"))
+    }
+
+    async fn control(
+        &mut self,
+        cmd: &Command,
+    ) -> Result<Option<(Ev, Option<u64>, String)>, String> {
+        match &cmd.action {
+            Action::Render(_) => Ok(None),
+            Action::Progress => {
+                self.progress();
+                Ok(None)
+            }
+            Action::Cancel(Target::All) => {
+                let mut n = 0;
+                for id in self.queue.clone() {
+                    if let Some(rec) = self.ledger.job(id).cloned() {
+                        self.queue.retain(|q| *q != id);
+                        self.finish(
+                            rec,
+                            Outcome::Cancelled,
+                            Some("cancelled by `cancel: all`".into()),
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?;
+                        n += 1;
+                    }
+                }
+                if let Some(r) = &self.running {
+                    r.ctl.send_modify(|c| c.stop = Stop::Cancel);
+                    n += 1;
+                }
+                Ok(Some((
+                    Ev::Cancelled,
+                    None,
+                    format!("cancel: all: {n} job(s)"),
+                )))
+            }
+            Action::Cancel(Target::Job(id)) => {
+                let rec = self.job_or_reject(*id)?;
+                if self.running.as_ref().is_some_and(|r| r.id == *id) {
+                    if let Some(r) = &self.running {
+                        r.ctl.send_modify(|c| c.stop = Stop::Cancel);
+                    }
+                    return Ok(None);
+                }
+                match rec.state {
+                    JobState::Queued | JobState::Interrupted => {
+                        self.queue.retain(|q| q != id);
+                        self.finish(rec, Outcome::Cancelled, None)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        Ok(None)
+                    }
+                    s => Err(format!("job {id} is already {}", s.word())),
+                }
+            }
+            Action::Pause => {
+                if self.ledger.is_paused() {
+                    return Err("the queue is already paused".into());
+                }
+                self.ledger.set_paused(true).map_err(|e| e.to_string())?;
+                Ok(Some((
+                    Ev::Node,
+                    None,
+                    "queue paused: the current job finishes, nothing new starts until `resume:`"
+                        .into(),
+                )))
+            }
+            Action::Resume(None) => {
+                if !self.ledger.is_paused() {
+                    return Err("the queue is not paused".into());
+                }
+                self.ledger.set_paused(false).map_err(|e| e.to_string())?;
+                Ok(Some((Ev::Node, None, "queue resumed".into())))
+            }
+            Action::Suspend(id) | Action::Resume(Some(id)) => {
+                let suspend = matches!(cmd.action, Action::Suspend(_));
+                let rec = self.job_or_reject(*id)?;
+                let running = self.running.as_ref().filter(|r| r.id == *id);
+                let (Some(r), Some(live)) = (running, self.live.get_mut(id)) else {
+                    return Err(format!(
+                        "job {id} is not rendering (it is {})",
+                        rec.state.word()
+                    ));
+                };
+                if live.suspended == suspend {
+                    return Err(format!(
+                        "job {id} is {}",
+                        if suspend {
+                            "already suspended"
+                        } else {
+                            "not suspended"
+                        }
+                    ));
+                }
+                let Some(pid) = live.pid else {
+                    return Err(format!("job {id} has no renderer process yet"));
+                };
+                let sig = if suspend {
+                    nix::sys::signal::Signal::SIGSTOP
+                } else {
+                    nix::sys::signal::Signal::SIGCONT
+                };
+                process::signal_group(pid, sig);
+                live.suspended = suspend;
+                r.ctl.send_modify(|c| c.suspended = suspend);
+                let text = if suspend {
+                    format!(
+                        "{}: suspended (SIGSTOP); `resume: {id}` continues it",
+                        rec_scene(&rec)
+                    )
+                } else {
+                    format!("{}: continued (SIGCONT)", rec_scene(&rec))
+                };
+                Ok(Some((
+                    if suspend { Ev::Node } else { Ev::Resumed },
+                    Some(*id),
+                    text,
+                )))
+            }
+            Action::Priority(id, p) => {
+                let mut rec = self.job_or_reject(*id)?;
+                if !matches!(rec.state, JobState::Queued | JobState::Interrupted) {
+                    return Err(format!(
+                        "job {id} is {}; only queued jobs can be reordered",
+                        rec.state.word()
+                    ));
+                }
+                rec.priority = *p;
+                self.ledger.put_job(rec).map_err(|e| e.to_string())?;
+                let order: Vec<String> = self.ordered_queue().iter().map(u64::to_string).collect();
+                Ok(Some((
+                    Ev::Node,
+                    Some(*id),
+                    format!(
+                        "priority {}; queue order now {}",
+                        priority_word(*p),
+                        order.join(", ")
+                    ),
+                )))
+            }
+            Action::Retry(id) => {
+                let mut rec = self.job_or_reject(*id)?;
+                if !matches!(rec.state, JobState::Failed | JobState::Cancelled) {
+                    return Err(format!(
+                        "job {id} is {}; only failed or cancelled jobs can be retried",
+                        rec.state.word()
+                    ));
+                }
+                rec.state = JobState::Queued;
+                rec.failures = 0;
+                rec.ended = None;
+                rec.message = Some("requeued by `retry:`".into());
+                self.ledger
+                    .put_job(rec.clone())
+                    .map_err(|e| e.to_string())?;
+                self.queue.push(*id);
+                Ok(Some((
+                    Ev::Retrying,
+                    Some(*id),
+                    format!(
+                        "{}: requeued; frames already on disk are kept",
+                        rec_scene(&rec)
+                    ),
+                )))
+            }
+            Action::Status => {
+                self.writer = status::Writer::default();
+                self.status_dirty = true;
+                Ok(Some((Ev::Node, None, "status.txt rewritten".into())))
+            }
+            Action::Help => {
+                self.writer
+                    .put(
+                        &*self.folder,
+                        files::HELP,
+                        droprender_shared::help::HELP.as_bytes().to_vec(),
+                    )
+                    .await
+                    .map_err(|e| format!("help.txt could not be written: {e}"))?;
+                Ok(Some((Ev::Node, None, "help.txt written".into())))
+            }
+        }
+    }
+
+    /// `progress:` — copies the newest frame and writes preview.jpg and
+    /// contact.jpg, off the node's task (decoding an EXR takes a while).
+    fn progress(&mut self) {
         let job = self
             .running
             .as_ref()
@@ -885,48 +1406,56 @@ impl<F: Folder> Node<F> {
                     .find(|j| j.state != JobState::Queued && j.output_dir.is_dir())
             })
             .cloned();
-        let Some(job) = job else {
-            self.say(Ev::Progress, "no job has rendered anything yet".to_string());
+        match job {
+            Some(j) => self.previews(j.id, true),
+            None => self.say(Ev::Progress, "no job has rendered anything yet".to_string()),
+        }
+    }
+
+    fn previews(&self, id: u64, log: bool) {
+        let Some(job) = self.ledger.job(id).cloned() else {
             return;
         };
-        let dir = job.output_dir.clone();
-        let made = tokio::task::spawn_blocking(move || make_previews(&dir))
-            .await
-            .ok()
-            .flatten();
-        let Some(p) = made else {
-            self.say_job(
-                Ev::Progress,
-                job.id,
-                "no frame has finished yet".to_string(),
-            );
-            return;
-        };
-        let mut wrote = vec![];
-        let mut fail = None;
-        let copy_name = format!("latest_frame.{}", p.ext);
-        for (name, data) in [
-            (copy_name.as_str(), Some(p.original)),
-            (files::PREVIEW, p.preview),
-            (files::CONTACT, p.contact),
-        ] {
-            if let Some(d) = data {
-                match self.folder.write_atomic(name, d).await {
-                    Ok(()) => wrote.push(name.to_string()),
-                    Err(e) => fail = Some(e.to_string()),
+        let folder = Arc::clone(&self.folder);
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let dir = job.output_dir.clone();
+            let made = tokio::task::spawn_blocking(move || make_previews(&dir))
+                .await
+                .ok()
+                .flatten();
+            let text = match made {
+                None => "no frame has finished yet".to_string(),
+                Some(p) => {
+                    let copy_name = format!("latest_frame.{}", p.ext);
+                    let mut wrote = vec![];
+                    let mut fail = None;
+                    for (name, data) in [
+                        (copy_name.as_str(), Some(p.original)),
+                        (files::PREVIEW, p.preview),
+                        (files::CONTACT, p.contact),
+                    ] {
+                        if let Some(d) = data {
+                            match folder.write_atomic(name, d).await {
+                                Ok(()) => wrote.push(name.to_string()),
+                                Err(e) => fail = Some(e.to_string()),
+                            }
+                        }
+                    }
+                    let mut t = format!(
+                        "frame {} of {}: {}",
+                        p.frame,
+                        rec_scene(&job),
+                        wrote.join(", ")
+                    );
+                    if let Some(f) = fail {
+                        t.push_str(&format!("; could not write: {f}"));
+                    }
+                    t
                 }
-            }
-        }
-        let mut text = format!(
-            "frame {} of {}: {}",
-            p.frame,
-            rec_scene(&job),
-            wrote.join(", ")
-        );
-        if let Some(f) = fail {
-            text.push_str(&format!("; could not write: {f}"));
-        }
-        self.say_job(Ev::Progress, job.id, text);
+            };
+            let _ = tx.send(Internal::Previews { job: id, text, log }).await;
+        });
     }
 
     // ----- status files -----
@@ -958,12 +1487,10 @@ impl<F: Folder> Node<F> {
                 }
             }
         }
-        if self.status_dirty
-            && self
-                .status_due
-                .is_none_or(|d| d <= tokio::time::Instant::now())
-            || self.status_dirty && self.running.is_none()
-        {
+        let due = self
+            .status_due
+            .is_none_or(|d| d <= tokio::time::Instant::now());
+        if self.status_dirty && (due || self.running.is_none()) {
             self.status_dirty = false;
             self.status_due = None;
             let doc = self.status_doc();
@@ -972,19 +1499,13 @@ impl<F: Folder> Node<F> {
                 .as_ref()
                 .map(|c| c.scene.clone())
                 .unwrap_or_default();
-            let r1 = self.writer.put_status(&self.folder, &doc).await;
-            let r2 = self
-                .writer
-                .put(
-                    &self.folder,
-                    files::ACTIVE,
-                    if active.is_empty() {
-                        Vec::new()
-                    } else {
-                        format!("{active}\n").into_bytes()
-                    },
-                )
-                .await;
+            let r1 = self.writer.put_status(&*self.folder, &doc).await;
+            let active = if active.is_empty() {
+                Vec::new()
+            } else {
+                format!("{active}\n").into_bytes()
+            };
+            let r2 = self.writer.put(&*self.folder, files::ACTIVE, active).await;
             if let Some(e) = r1.err().or(r2.err()) {
                 tracing::warn!("cannot write status files: {e}");
                 self.status_dirty = true;
@@ -1001,7 +1522,7 @@ impl<F: Folder> Node<F> {
         if let Err(e) = self
             .writer
             .put(
-                &self.folder,
+                &*self.folder,
                 files::PROJECTS,
                 projects::render(&list).into_bytes(),
             )
@@ -1025,16 +1546,12 @@ impl<F: Folder> Node<F> {
         } else {
             0.0
         };
-        let elapsed = rec.render_secs
-            + live
-                .and_then(|l| l.started)
-                .filter(|_| running)
-                .map_or(0.0, |s| s.elapsed().as_secs_f64());
-        let this_run = live.map_or(0, |l| l.frames_this_run);
         let run_secs = live
             .and_then(|l| l.started)
             .filter(|_| running)
             .map(|s| s.elapsed().as_secs_f64());
+        let elapsed = rec.render_secs + run_secs.unwrap_or(0.0);
+        let this_run = live.map_or(0, |l| l.frames_this_run);
         let avg = match (run_secs, this_run) {
             (Some(s), n) if n > 0 => Some(s / n as f64),
             _ if !running && frames_done > 0 && rec.render_secs > 0.0 => {
@@ -1046,23 +1563,37 @@ impl<F: Folder> Node<F> {
             .filter(|_| running && total > 0)
             .map(|a| a * (total.saturating_sub(frames_done) as f64 - pc / 100.0).max(0.0));
         let req = parse_normalized(&rec.line).ok();
-        let renderer = match req.as_ref().map(|c| &c.action) {
-            Some(Action::Render(r)) => match r.renderer {
-                RendererKind::Maya => format!("maya {}", r.flag("-r").unwrap_or(""))
-                    .trim_end()
-                    .to_string(),
-                RendererKind::Blender => "blender".into(),
-            },
-            _ => String::new(),
+        let (renderer, after) = match req.as_ref().map(|c| &c.action) {
+            Some(Action::Render(r)) => (
+                match r.renderer {
+                    RendererKind::Maya => format!("maya {}", r.flag("-r").unwrap_or(""))
+                        .trim_end()
+                        .to_string(),
+                    RendererKind::Blender => "blender".into(),
+                },
+                r.options.after.first().copied(),
+            ),
+            _ => (String::new(), None),
+        };
+        let suspended = live.is_some_and(|l| l.suspended);
+        let waiting = live
+            .and_then(|l| l.waiting.clone())
+            .filter(|_| rec.state == JobState::Queued);
+        let state = if suspended {
+            "suspended"
+        } else if waiting.is_some() {
+            "waiting"
+        } else {
+            rec.state.word()
         };
         JobInfo {
             id: rec.id,
             line: req.map_or_else(|| rec.line.clone(), |c| c.to_line()),
             scene: rec_scene(rec),
             renderer,
-            state: rec.state.word().into(),
-            priority: 0,
-            after: None,
+            state: state.into(),
+            priority: rec.priority,
+            after,
             frames_total: total,
             frames_done,
             current_frame: live
@@ -1075,7 +1606,7 @@ impl<F: Folder> Node<F> {
             elapsed_s: (elapsed > 0.0).then_some(elapsed),
             avg_frame_s: avg,
             eta_s: eta,
-            message: rec.message.clone().filter(|_| !running),
+            message: waiting.or_else(|| rec.message.clone().filter(|_| !running)),
             output_dir: Some(rec.output_dir.display().to_string()),
         }
     }
@@ -1088,7 +1619,7 @@ impl<F: Folder> Node<F> {
             .and_then(|r| jobs.get(&r.id))
             .map(|j| self.job_info(j));
         let queue = self
-            .queue
+            .ordered_queue()
             .iter()
             .filter_map(|id| jobs.get(id))
             .map(|j| self.job_info(j))
@@ -1108,15 +1639,24 @@ impl<F: Folder> Node<F> {
             }
         } else if self.running.is_some() {
             "rendering"
+        } else if self.ledger.is_paused() {
+            "paused"
+        } else if self.note.is_some() {
+            "waiting"
         } else {
             "idle"
+        };
+        let note = if self.folder_ok {
+            self.note.clone()
+        } else {
+            Some("the synced folder cannot be read".to_string())
         };
         StatusDoc {
             format: FORMAT,
             node: self.info.clone(),
             updated: stamp(now()),
             state: state.into(),
-            note: (!self.folder_ok).then(|| "the synced folder cannot be read".to_string()),
+            note,
             current,
             queue,
             recent,

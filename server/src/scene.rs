@@ -9,7 +9,10 @@ use std::time::{Duration, SystemTime};
 pub enum SceneState {
     Ready,
     /// Not yet: why, and when to look again.
-    Syncing { why: String, recheck: Duration },
+    Syncing {
+        why: String,
+        recheck: Duration,
+    },
     Missing,
 }
 
@@ -27,12 +30,18 @@ pub fn is_sync_temp_for(name: &str, scene_name: &str) -> bool {
 
 /// Looks at a scene file: is it safe to render now?
 pub fn state(scene: &Path, stable_for: Duration, now: SystemTime) -> SceneState {
-    let name = scene.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let temp_beside = scene.parent().and_then(|dir| std::fs::read_dir(dir).ok()).and_then(|rd| {
-        rd.flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .find(|n| is_sync_temp_for(n, name))
-    });
+    let name = scene
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let temp_beside = scene
+        .parent()
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .and_then(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .find(|n| is_sync_temp_for(n, name))
+        });
     if let Some(t) = temp_beside {
         return SceneState::Syncing {
             why: format!("{name} is still syncing ({t} is beside it)"),
@@ -49,7 +58,10 @@ pub fn state(scene: &Path, stable_for: Duration, now: SystemTime) -> SceneState 
         .unwrap_or(stable_for);
     if age < stable_for {
         return SceneState::Syncing {
-            why: format!("{name} changed {:.0}s ago; waiting until it is stable", age.as_secs_f64()),
+            why: format!(
+                "{name} changed {:.0}s ago; waiting until it is stable",
+                age.as_secs_f64()
+            ),
             recheck: stable_for - age,
         };
     }
@@ -66,8 +78,14 @@ mod tests {
         let s = d.path().join("shot.mb");
         std::fs::write(&s, "x").expect("write");
         let now = SystemTime::now();
-        assert!(matches!(state(&s, Duration::from_secs(3), now), SceneState::Syncing { .. }));
-        assert_eq!(state(&s, Duration::from_secs(3), now + Duration::from_secs(5)), SceneState::Ready);
+        assert!(matches!(
+            state(&s, Duration::from_secs(3), now),
+            SceneState::Syncing { .. }
+        ));
+        assert_eq!(
+            state(&s, Duration::from_secs(3), now + Duration::from_secs(5)),
+            SceneState::Ready
+        );
         std::fs::write(d.path().join(".syncthing.shot.mb.tmp"), "x").expect("write");
         assert!(matches!(
             state(&s, Duration::from_secs(3), now + Duration::from_secs(5)),
@@ -76,6 +94,9 @@ mod tests {
         assert!(is_sync_temp_for("shot.mb.part", "shot.mb"));
         assert!(!is_sync_temp_for("shot.mb", "shot.mb"));
         assert!(!is_sync_temp_for("other.mb.tmp", "shot.mb"));
-        assert_eq!(state(&d.path().join("nope.mb"), Duration::ZERO, now), SceneState::Missing);
+        assert_eq!(
+            state(&d.path().join("nope.mb"), Duration::ZERO, now),
+            SceneState::Missing
+        );
     }
 }

@@ -2,8 +2,6 @@
 //! may start jobs. `mon = "19:00-07:00"` runs from Monday 19:00 to Tuesday
 //! 07:00; `sat = "all"`, `sun = "none"`. Days not listed are unrestricted.
 
-use std::collections::BTreeMap;
-
 use chrono::{Datelike, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use serde::Deserialize;
 
@@ -56,7 +54,10 @@ impl Schedule {
                             .split_once('-')
                             .and_then(|(a, b)| Some((parse_time(a)?, parse_time(b)?)))
                             .ok_or_else(|| {
-                                format!("schedule.{} = {spec:?}: expected HH:MM-HH:MM, all or none", names[day])
+                                format!(
+                                    "schedule.{} = {spec:?}: expected HH:MM-HH:MM, all or none",
+                                    names[day]
+                                )
                             })?;
                         let start = day * DAY + a;
                         let len = if b > a { b - a } else { DAY - a + b };
@@ -81,10 +82,15 @@ impl Schedule {
     /// When the next window opens (None if it never does).
     pub fn next_open(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
         let i = Self::index(t);
-        (1..=7 * DAY).find(|k| self.allowed[(i + k) % (7 * DAY)]).map(|k| {
-            let base = t.with_second(0).and_then(|x| x.with_nanosecond(0)).unwrap_or(t);
-            base + chrono::Duration::minutes(k as i64)
-        })
+        (1..=7 * DAY)
+            .find(|k| self.allowed[(i + k) % (7 * DAY)])
+            .map(|k| {
+                let base = t
+                    .with_second(0)
+                    .and_then(|x| x.with_nanosecond(0))
+                    .unwrap_or(t);
+                base + chrono::Duration::minutes(k as i64)
+            })
     }
 }
 
@@ -125,13 +131,28 @@ mod tests {
         let s = Schedule::from_file(&f).expect("valid").expect("some");
         assert!(!s.allows(at("2026-11-23 18:59")));
         assert!(s.allows(at("2026-11-23 19:00")));
-        assert!(s.allows(at("2026-11-24 06:59")), "Monday's window runs into Tuesday");
+        assert!(
+            s.allows(at("2026-11-24 06:59")),
+            "Monday's window runs into Tuesday"
+        );
         assert!(!s.allows(at("2026-11-24 07:00")));
-        assert_eq!(s.next_open(at("2026-11-23 12:30")), Some(at("2026-11-23 19:00")));
+        assert_eq!(
+            s.next_open(at("2026-11-23 12:30")),
+            Some(at("2026-11-23 19:00"))
+        );
         assert!(!s.allows(at("2026-11-25 12:00")), "wed = none");
-        assert!(s.allows(at("2026-11-25 03:00")), "Tuesday's window runs into Wednesday");
+        assert!(
+            s.allows(at("2026-11-25 03:00")),
+            "Tuesday's window runs into Wednesday"
+        );
         assert!(s.allows(at("2026-11-26 12:00")), "unlisted days are open");
-        assert!(Schedule::from_file(&ScheduleFile { mon: Some("7pm".into()), ..Default::default() }).is_err());
+        assert!(
+            Schedule::from_file(&ScheduleFile {
+                mon: Some("7pm".into()),
+                ..Default::default()
+            })
+            .is_err()
+        );
         assert_eq!(Schedule::from_file(&ScheduleFile::default()), Ok(None));
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
 use crate::process;
 use crate::renderer::{Invocation, LineParser, Progress};
@@ -19,6 +20,25 @@ pub enum Stop {
     Interrupt,
     /// Signal, grace, kill: right now.
     Force,
+    /// `cancel:` — signal, grace, kill, and the job is over.
+    Cancel,
+}
+
+/// The node's wishes for a running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ctl {
+    pub stop: Stop,
+    /// SIGSTOPped by `suspend:`: silence is expected, so no stall detection.
+    pub suspended: bool,
+}
+
+impl Default for Ctl {
+    fn default() -> Self {
+        Ctl {
+            stop: Stop::No,
+            suspended: false,
+        }
+    }
 }
 
 /// How a job's run ended.
@@ -27,6 +47,11 @@ pub enum Outcome {
     Done,
     Failed(String),
     Interrupted,
+    Cancelled,
+    /// No output for this long.
+    Stalled(Duration),
+    /// Ran longer than its `timeout=`.
+    TimedOut(Duration),
 }
 
 #[derive(Debug)]
@@ -48,14 +73,14 @@ pub struct Job {
     pub tag: String,
     pub grace: Duration,
     pub kind: droprender_shared::profile::RendererKind,
+    /// Fail a render that prints nothing for this long.
+    pub stall: Option<Duration>,
+    /// Stop a render that runs longer than this (suspended time excluded).
+    pub timeout: Option<Duration>,
 }
 
 /// Runs the job to its end, reporting to `events`. Never panics on renderer behaviour.
-pub async fn run(
-    mut job: Job,
-    events: mpsc::Sender<(u64, Event)>,
-    mut stop: watch::Receiver<Stop>,
-) {
+pub async fn run(mut job: Job, events: mpsc::Sender<(u64, Event)>, mut stop: watch::Receiver<Ctl>) {
     let id = job.id;
     let outcome = run_inner(&mut job, &events, &mut stop).await;
     let _ = events.send((id, Event::Finished(outcome))).await;
@@ -64,7 +89,7 @@ pub async fn run(
 async fn run_inner(
     job: &mut Job,
     events: &mpsc::Sender<(u64, Event)>,
-    stop: &mut watch::Receiver<Stop>,
+    stop: &mut watch::Receiver<Ctl>,
 ) -> Outcome {
     let mut log = match tokio::fs::OpenOptions::new()
         .create(true)
@@ -81,6 +106,8 @@ async fn run_inner(
         }
     };
     let invocations = std::mem::take(&mut job.invocations);
+    let far = Duration::from_secs(100 * 365 * 24 * 3600);
+    let mut deadline = job.timeout.map(|t| Instant::now() + t);
     for inv in invocations {
         let argv = std::iter::once(inv.program.display().to_string())
             .chain(inv.args.iter().map(|a| a.to_string_lossy().into_owned()))
@@ -115,38 +142,83 @@ async fn run_inner(
         let mut err = BufReader::new(err).lines();
         let (mut out_open, mut err_open) = (true, true);
         let mut error_line: Option<String> = None;
-        let mut stopped: Option<Stop> = None;
+        let mut ended: Option<Outcome> = None;
+        let mut last_output = Instant::now();
+        let mut suspended_at: Option<Instant> = None;
         while out_open || err_open {
+            let stall_at = match (job.stall, suspended_at) {
+                (Some(s), None) => last_output + s,
+                _ => Instant::now() + far,
+            };
+            let timeout_at = match (deadline, suspended_at) {
+                (Some(d), None) => d,
+                _ => Instant::now() + far,
+            };
             tokio::select! {
                 l = out.next_line(), if out_open => match l {
-                    Ok(Some(l)) => handle(job, events, &mut log, &l, &mut error_line).await,
+                    Ok(Some(l)) => {
+                        last_output = Instant::now();
+                        handle(job, events, &mut log, &l, &mut error_line).await;
+                    }
                     _ => out_open = false,
                 },
                 l = err.next_line(), if err_open => match l {
-                    Ok(Some(l)) => handle(job, events, &mut log, &l, &mut error_line).await,
+                    Ok(Some(l)) => {
+                        last_output = Instant::now();
+                        handle(job, events, &mut log, &l, &mut error_line).await;
+                    }
                     _ => err_open = false,
                 },
-                _ = stop.changed() => {
-                    let s = *stop.borrow();
-                    if s != Stop::No {
-                        stopped = Some(s);
+                _ = tokio::time::sleep_until(stall_at) => {
+                    ended = job.stall.map(Outcome::Stalled);
+                    break;
+                }
+                _ = tokio::time::sleep_until(timeout_at) => {
+                    ended = job.timeout.map(Outcome::TimedOut);
+                    break;
+                }
+                r = stop.changed() => {
+                    if r.is_err() {
+                        ended = Some(Outcome::Interrupted);
                         break;
+                    }
+                    let ctl = *stop.borrow();
+                    match (ctl.suspended, suspended_at) {
+                        (true, None) => suspended_at = Some(Instant::now()),
+                        (false, Some(at)) => {
+                            // Suspended time counts for neither the stall nor the timeout.
+                            deadline = deadline.map(|d| d + at.elapsed());
+                            last_output = Instant::now();
+                            suspended_at = None;
+                        }
+                        _ => {}
+                    }
+                    match ctl.stop {
+                        Stop::No => {}
+                        Stop::Cancel => {
+                            ended = Some(Outcome::Cancelled);
+                            break;
+                        }
+                        Stop::Interrupt | Stop::Force => {
+                            ended = Some(Outcome::Interrupted);
+                            break;
+                        }
                     }
                 }
             }
         }
-        if let Some(s) = stopped {
-            let grace = if s == Stop::Force {
+        if let Some(outcome) = ended {
+            let grace = if stop.borrow().stop == Stop::Force {
                 Duration::ZERO
             } else {
                 job.grace
             };
             let status = process::terminate(&mut child, grace).await;
             let _ = log
-                .write_all(format!("# stopped by the node: {status:?}\n").as_bytes())
+                .write_all(format!("# stopped by the node ({outcome:?}): {status:?}\n").as_bytes())
                 .await;
             let _ = log.flush().await;
-            return Outcome::Interrupted;
+            return outcome;
         }
         let status = match child.wait().await {
             Ok(s) => s,

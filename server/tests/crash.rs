@@ -74,7 +74,8 @@ fn sigterm_interrupts_the_render_and_the_restart_finishes_it() {
     assert_eq!(rig.status().state, "stopped");
     assert!(
         rig.log_events("started").len() == 1,
-        "job 2 did not start while stopping"
+        "job 2 did not start while stopping: {}",
+        rig.log()
     );
     rig.set_env("RENDER_SIM_STEP_MS", "2");
     rig.start();

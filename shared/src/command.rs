@@ -294,7 +294,8 @@ pub fn parse_normalized(text: &str) -> Result<Command, ParseError> {
             }
             _ => {
                 return Err(ParseError::Invalid(
-                    "`priority:` takes a job number and a priority, e.g. `priority: 12 high`".into(),
+                    "`priority:` takes a job number and a priority, e.g. `priority: 12 high`"
+                        .into(),
                 ));
             }
         },
@@ -347,7 +348,12 @@ fn take_options(tokens: &mut Vec<String>) -> Result<JobOptions, ParseError> {
         let r: Result<(), ParseError> = match key {
             "after" => v
                 .split(',')
-                .map(|n| n.trim_start_matches('#').parse::<u64>().ok().filter(|n| *n > 0))
+                .map(|n| {
+                    n.trim_start_matches('#')
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                })
                 .collect::<Option<Vec<u64>>>()
                 .filter(|ids| !ids.is_empty() && ids.len() <= 16)
                 .map(|ids| o.after = ids)
@@ -355,7 +361,9 @@ fn take_options(tokens: &mut Vec<String>) -> Result<JobOptions, ParseError> {
             "timeout" => parse_duration(v)
                 .filter(|s| (1..=MAX_TIMEOUT_SECS).contains(s))
                 .map(|s| o.timeout = Some(s))
-                .ok_or_else(|| bad("expected a duration such as 2h, 90m or 1h30m (at most 30 days)")),
+                .ok_or_else(|| {
+                    bad("expected a duration such as 2h, 90m or 1h30m (at most 30 days)")
+                }),
             "retries" => v
                 .parse::<u32>()
                 .ok()
@@ -572,23 +580,42 @@ mod tests {
 
     #[test]
     fn control_commands() {
-        assert_eq!(parse("Cancel: 12").expect("ok").action, Action::Cancel(Target::Job(12)));
-        assert_eq!(parse("cancel: ALL").expect("ok").action, Action::Cancel(Target::All));
+        assert_eq!(
+            parse("Cancel: 12").expect("ok").action,
+            Action::Cancel(Target::Job(12))
+        );
+        assert_eq!(
+            parse("cancel: ALL").expect("ok").action,
+            Action::Cancel(Target::All)
+        );
         assert_eq!(parse("pause:").expect("ok").action, Action::Pause);
         assert_eq!(parse("resume:").expect("ok").action, Action::Resume(None));
-        assert_eq!(parse("resume: #3").expect("ok").action, Action::Resume(Some(3)));
+        assert_eq!(
+            parse("resume: #3").expect("ok").action,
+            Action::Resume(Some(3))
+        );
         assert_eq!(parse("suspend: 3").expect("ok").action, Action::Suspend(3));
-        assert_eq!(parse("priority: 3 high").expect("ok").action, Action::Priority(3, 10));
-        assert_eq!(parse("priority: 3 -5").expect("ok").action, Action::Priority(3, -5));
+        assert_eq!(
+            parse("priority: 3 high").expect("ok").action,
+            Action::Priority(3, 10)
+        );
+        assert_eq!(
+            parse("priority: 3 -5").expect("ok").action,
+            Action::Priority(3, -5)
+        );
         assert_eq!(parse("retry: 3").expect("ok").to_line(), "retry:3");
-        assert!(matches!(parse("cancel:"), Err(ParseError::NeedsJob("cancel"))));
+        assert!(matches!(
+            parse("cancel:"),
+            Err(ParseError::NeedsJob("cancel"))
+        ));
         assert!(parse("priority: 3 urgent").is_err());
         assert!(parse("status: now").is_err());
     }
 
     #[test]
     fn job_options_anywhere_in_a_render_line() {
-        let c = parse("rend:-s 1 after=12,13 a.mb timeout=1h30m retries=2 priority=high").expect("ok");
+        let c =
+            parse("rend:-s 1 after=12,13 a.mb timeout=1h30m retries=2 priority=high").expect("ok");
         let Action::Render(r) = &c.action else {
             panic!("not a render")
         };
@@ -596,7 +623,10 @@ mod tests {
         assert_eq!(r.options.timeout, Some(5400));
         assert_eq!(r.options.retries, Some(2));
         assert_eq!(r.options.priority, Some(10));
-        assert_eq!(c.to_line(), "rend:-s 1 a.mb after=12,13 timeout=1h30m retries=2 priority=high");
+        assert_eq!(
+            c.to_line(),
+            "rend:-s 1 a.mb after=12,13 timeout=1h30m retries=2 priority=high"
+        );
         assert_eq!(parse(&c.to_line()).expect("ok"), c);
         assert!(parse("rend:a.mb timeout=forever").is_err());
         assert!(parse("rend:a.mb retries=99").is_err());

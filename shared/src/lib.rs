@@ -8,6 +8,7 @@
 
 pub mod command;
 pub mod files;
+pub mod help;
 pub mod logline;
 pub mod normalize;
 pub mod profile;

@@ -65,8 +65,10 @@ impl Rig {
             std::fs::create_dir_all(d).expect("mkdir");
         }
         for s in ["shot01.ma", "shot02.mb"] {
-            std::fs::write(projects.join("scenes").join(s), "//Maya ASCII 2025 scene\n")
-                .expect("scene");
+            write_settled(
+                &projects.join("scenes").join(s),
+                b"//Maya ASCII 2025 scene\n",
+            );
         }
         let render = root.join("bin").join("Render");
         std::os::unix::fs::symlink(NODE, &render).expect("symlink Render");
@@ -87,6 +89,15 @@ impl Rig {
             node: None,
             runs: 0,
         }
+    }
+
+    /// Adds TOML to the node's config file (before `start`).
+    pub fn configure(&self, toml: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.config)
+            .expect("config");
+        writeln!(f, "{toml}").expect("write config");
     }
 
     pub fn set_env(&mut self, k: &str, v: &str) {
@@ -274,6 +285,36 @@ impl Drop for Rig {
             let _ = c.wait();
         }
     }
+}
+
+/// Finds an optional tool. Absent: skips loudly, or fails when
+/// DROPRENDER_REQUIRE_TOOLS=1 (CI installs every tool the tests use).
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("DROPRENDER_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+            panic!("{name} is required (DROPRENDER_REQUIRE_TOOLS=1) but not installed");
+        }
+        eprintln!(
+            "\n==== SKIPPED: {name} is not installed; install it (apt-get install {name}) to run this test ====\n"
+        );
+    }
+    found
+}
+
+/// Writes a file whose mtime is an hour old: a scene that finished syncing long ago.
+pub fn write_settled(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).expect("write");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open");
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .expect("set mtime");
 }
 
 /// True if any live process carries this pid.

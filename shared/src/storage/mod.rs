@@ -6,6 +6,7 @@
 //! the fake unit tests use. Every method is one round trip's worth of work, so
 //! a remote implementation can map each onto one request.
 
+pub mod dropbox;
 pub mod local;
 pub mod memory;
 
