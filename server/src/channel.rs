@@ -3,8 +3,9 @@
 //! This module knows the rules, not the storage: it reads through
 //! [`Folder`] only, so the local folder and the Dropbox API share it.
 //!
-//! - **Fast path**, O(new bytes): the file grew and the [`TAIL`] bytes before
-//!   the consumed offset still hash the same, so only the bytes after it are new.
+//! - **Fast path**, O(new bytes + [`TAIL`]): the file grew and the up to
+//!   [`TAIL`] bytes before the consumed offset (all of them, in a file below
+//!   64 KiB) still hash the same, so only the bytes after it are new.
 //! - **Slow path**: the file shrank or its consumed tail changed (a phone
 //!   rewrite). Every line is counted again; occurrence `k` of a text is new only
 //!   if `k` exceeds what the ledger has seen of it.

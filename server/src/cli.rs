@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use droprender_shared::storage::LocalFolder;
+use droprender_shared::storage::dropbox::{DropboxFolder, DropboxSettings};
 use tokio::sync::watch;
 
 use crate::config::{Config, FolderSpec, Overrides};
@@ -205,7 +206,22 @@ pub fn run_node(args: &RunArgs) -> anyhow::Result<()> {
                 crate::node::run(cfg, folder, shutdown).await?;
             }
             FolderSpec::Dropbox(path) => {
-                anyhow::bail!("Dropbox API mode (--dropbox {path}) is not built yet");
+                // The config file's [dropbox_api], then DROPRENDER_DROPBOX_* on top.
+                let d = &cfg.dropbox_api;
+                let mut settings = DropboxSettings::default();
+                for (from, to) in [
+                    (&d.app_key, &mut settings.app_key),
+                    (&d.api_url, &mut settings.api_url),
+                    (&d.content_url, &mut settings.content_url),
+                    (&d.notify_url, &mut settings.notify_url),
+                    (&d.oauth_url, &mut settings.oauth_url),
+                ] {
+                    if let Some(v) = from {
+                        to.clone_from(v);
+                    }
+                }
+                let folder = DropboxFolder::from_env(&settings.with_env(), &path)?;
+                crate::node::run(cfg, folder, shutdown).await?;
             }
         }
         Ok(())

@@ -40,6 +40,8 @@ pub enum LedgerError {
         "the ledger {path} is damaged ({why}); move the state dir aside to start fresh (commands already in commands.txt will then count as history)"
     )]
     Corrupt { path: PathBuf, why: String },
+    #[error("cannot encode a ledger record: {0} (a bug: please report it)")]
+    Encode(String),
 }
 
 fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError {
@@ -72,7 +74,16 @@ pub struct Cursor {
 }
 
 /// Bytes of consumed tail that must match for the fast path.
-pub const TAIL: u64 = 256;
+///
+/// Fix (found by tests/reconciler_model.rs): this was 256. A phone rewrite
+/// that changes bytes further back than that but keeps the last 256 (an old
+/// line edited to another of the same length, or a line added at the top
+/// while the end is many equal lines) passed for an append: the edited
+/// line never ran, the deleted one's occurrence was not recorded as missing,
+/// so typing it again ran it twice. Now any file up to 64 KiB is checked in
+/// full; only above that is the fast path a fingerprint of its last 64 KiB,
+/// and each scan reads at most this much more than the new bytes.
+pub const TAIL: u64 = 64 * 1024;
 
 /// A running renderer, recorded so a restart can find and stop it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,7 +193,9 @@ enum Record {
         n: u64,
     },
     /// `pause:` / `resume:` — survives restarts.
-    Paused(bool),
+    Paused {
+        paused: bool,
+    },
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -441,10 +454,7 @@ impl Ledger {
 
     fn append(&mut self, rec: Record) -> Result<(), LedgerError> {
         let path = self.dir.join(JOURNAL);
-        let mut line = serde_json::to_vec(&rec).map_err(|e| LedgerError::Corrupt {
-            path: path.clone(),
-            why: e.to_string(),
-        })?;
+        let mut line = serde_json::to_vec(&rec).map_err(|e| LedgerError::Encode(e.to_string()))?;
         line.push(b'\n');
         self.journal.write_all(&line).map_err(io("write", &path))?;
         // Durable before acted on: this is the exactly-once guarantee.
@@ -480,7 +490,7 @@ impl Ledger {
 
     /// Records `pause:` / `resume:` durably.
     pub fn set_paused(&mut self, paused: bool) -> Result<(), LedgerError> {
-        self.append(Record::Paused(paused))
+        self.append(Record::Paused { paused })
     }
 
     fn load_header(&mut self, h: Header) {
@@ -512,10 +522,8 @@ impl Ledger {
         {
             let f = File::create(&tmp).map_err(io("create", &tmp))?;
             let mut w = std::io::BufWriter::new(f);
-            let hjson = serde_json::to_vec(&header).map_err(|e| LedgerError::Corrupt {
-                path: tmp.clone(),
-                why: e.to_string(),
-            })?;
+            let hjson =
+                serde_json::to_vec(&header).map_err(|e| LedgerError::Encode(e.to_string()))?;
             w.write_all(MAGIC).map_err(io("write", &tmp))?;
             w.write_all(&(hjson.len() as u64).to_le_bytes())
                 .map_err(io("write", &tmp))?;
@@ -609,7 +617,7 @@ fn apply(h: &mut Header, counts: &mut HashMap<u128, Count>, rec: Record) {
         }
         Record::Initialized => h.initialized = true,
         Record::Epoch { .. } => {}
-        Record::Paused(p) => h.paused = p,
+        Record::Paused { paused } => h.paused = paused,
     }
 }
 
@@ -723,6 +731,23 @@ mod tests {
         let mut l = Ledger::open(dir.path()).expect("reopen after compaction");
         assert_eq!(l.count(h).seen, 1);
         assert_eq!(l.allocate_job(), 2);
+    }
+
+    #[test]
+    fn every_record_kind_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let mut l = Ledger::open(dir.path()).expect("open");
+            l.set_paused(true).expect("pause");
+            l.put_job(job(3)).expect("job");
+            l.forget_jobs(vec![3]).expect("forget");
+            l.control_done(1).expect("done");
+            l.mark_initialized().expect("init");
+        }
+        let l = Ledger::open(dir.path()).expect("reopen");
+        assert!(l.is_paused());
+        assert!(!l.is_fresh());
+        assert!(l.job(3).is_none());
     }
 
     #[test]

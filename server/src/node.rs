@@ -505,8 +505,9 @@ impl<F: Folder> Node<F> {
             line,
         };
         let mut logs: Vec<LogLine> = Vec::new();
-        let mut new_jobs = Vec::new();
-        let mut controls = Vec::new();
+        // What to do once the batch is durable, in line order.
+        let mut acts: Vec<(Option<u64>, Option<(Control, LineRef)>)> = Vec::new();
+        let mut n_controls = 0;
         let t = now();
         for nl in std::mem::take(&mut plan.new_lines) {
             let cmd = match nl.parsed {
@@ -553,7 +554,7 @@ impl<F: Folder> Node<F> {
                                     .job(id)
                                     .at(at(nl.lineno)),
                             );
-                            new_jobs.push(id);
+                            acts.push((Some(id), None));
                             plan.batch.jobs.push(rec);
                         }
                         Err(reason) => {
@@ -569,7 +570,8 @@ impl<F: Folder> Node<F> {
                         id: self.ledger.allocate_control(),
                         line: nl.text.clone(),
                     };
-                    controls.push((c.clone(), at(nl.lineno)));
+                    acts.push((None, Some((c.clone(), at(nl.lineno)))));
+                    n_controls += 1;
                     plan.batch.controls.push(c);
                 }
             }
@@ -605,7 +607,7 @@ impl<F: Folder> Node<F> {
                     logs.iter()
                         .filter(|l| matches!(l.event, Ev::Accepted | Ev::Rejected))
                         .count()
-                        + controls.len()
+                        + n_controls
                 ),
             ));
         }
@@ -614,13 +616,20 @@ impl<F: Folder> Node<F> {
             Some(table) => self.ledger.rebase(plan.batch, table)?,
             None => self.ledger.commit(plan.batch)?,
         }
-        // Then act.
-        self.queue.extend(new_jobs);
+        // Then act, in line order: jobs before a `pause:` may start, jobs
+        // after it wait.
         self.log.extend(logs);
-        self.maybe_start().await;
-        for (c, at) in controls {
-            self.run_control(c, Some(at)).await;
+        for act in acts {
+            match act {
+                (Some(id), _) => self.queue.push(id),
+                (None, Some((c, at))) => {
+                    self.maybe_start().await;
+                    self.run_control(c, Some(at)).await;
+                }
+                (None, None) => {}
+            }
         }
+        self.maybe_start().await;
         self.status_dirty = true;
         Ok(())
     }
@@ -1062,6 +1071,9 @@ impl<F: Folder> Node<F> {
             (_, Some((kind, msg))) => {
                 rec.failures += 1;
                 let retries = self.retries_of(&rec);
+                if kind == "stalled" {
+                    self.notify("stalled", &rec, &msg);
+                }
                 if rec.failures <= retries {
                     (
                         JobState::Queued,
@@ -1073,9 +1085,6 @@ impl<F: Folder> Node<F> {
                         ),
                     )
                 } else {
-                    if kind == "stalled" {
-                        self.notify("stalled", &rec, &msg);
-                    }
                     (
                         JobState::Failed,
                         Ev::Failed,

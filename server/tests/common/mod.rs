@@ -14,21 +14,30 @@ use droprender_shared::status::StatusDoc;
 
 pub const NODE: &str = env!("CARGO_BIN_EXE_droprender-node");
 
-/// The client binary sits beside the node binary in the target dir.
+/// The client binary sits beside the node binary in the target dir. Cargo
+/// only builds binaries of the package under test, so build the client once
+/// per test process (a no-op when it is current) rather than trust a stale one.
 pub fn client_bin() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let p = Path::new(NODE).with_file_name("droprender");
-    if !p.exists() {
+    BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-q", "-p", "droprender-client"])
-            .status()
-            .is_ok_and(|s| s.success());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "droprender-client",
+                "--bin",
+                "droprender",
+            ])
+            .status();
         assert!(
-            ok && p.exists(),
+            status.is_ok_and(|s| s.success()) && p.exists(),
             "could not build the droprender client at {}",
             p.display()
         );
-    }
+    });
     p
 }
 
@@ -50,6 +59,8 @@ pub struct Rig {
 
 impl Rig {
     pub fn new() -> Self {
+        // Before any timing-sensitive step: the first call may build the client.
+        client_bin();
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().to_path_buf();
         let folder = root.join("sync");

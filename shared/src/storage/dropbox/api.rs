@@ -18,10 +18,10 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::DropboxSettings;
 use super::auth::{Auth, Credentials, Secret};
 use super::error::{DropboxError, summary_tags};
 use super::wire::ErrorBody;
-use super::DropboxSettings;
 
 /// How stubbornly transient failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,9 @@ impl RetryPolicy {
             .saturating_mul(1u32 << failures.saturating_sub(1).min(20));
         let full = exp.min(self.cap);
         let half = full / 2;
-        half + full.saturating_sub(half).mul_f64(rand::rng().random::<f64>())
+        half + full
+            .saturating_sub(half)
+            .mul_f64(rand::rng().random::<f64>())
     }
 }
 
@@ -68,7 +70,11 @@ pub fn retry_after(headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
     let from_body = || {
         serde_json::from_slice::<ErrorBody>(body)
             .ok()
-            .and_then(|b| b.error.get("retry_after").and_then(serde_json::Value::as_f64))
+            .and_then(|b| {
+                b.error
+                    .get("retry_after")
+                    .and_then(serde_json::Value::as_f64)
+            })
     };
     from_header
         .or_else(from_body)
@@ -120,10 +126,12 @@ impl Request {
         Ok(Request {
             host: Host::Api,
             route,
-            json: Some(serde_json::to_string(arg).map_err(|e| DropboxError::Protocol {
-                route: route.into(),
-                what: e.to_string(),
-            })?),
+            json: Some(
+                serde_json::to_string(arg).map_err(|e| DropboxError::Protocol {
+                    route: route.into(),
+                    what: e.to_string(),
+                })?,
+            ),
             arg: None,
             upload: None,
             range_from: None,
@@ -132,15 +140,20 @@ impl Request {
         })
     }
 
-    pub(crate) fn content<T: Serialize>(route: &'static str, arg: &T) -> Result<Self, DropboxError> {
+    pub(crate) fn content<T: Serialize>(
+        route: &'static str,
+        arg: &T,
+    ) -> Result<Self, DropboxError> {
         Ok(Request {
             host: Host::Content,
             route,
             json: None,
-            arg: Some(super::wire::header_json(arg).map_err(|e| DropboxError::Protocol {
-                route: route.into(),
-                what: e.to_string(),
-            })?),
+            arg: Some(
+                super::wire::header_json(arg).map_err(|e| DropboxError::Protocol {
+                    route: route.into(),
+                    what: e.to_string(),
+                })?,
+            ),
             upload: None,
             range_from: None,
             idempotent: true,
@@ -173,7 +186,10 @@ enum Failure {
 }
 
 impl Api {
-    pub(crate) fn new(settings: &DropboxSettings, creds: Credentials) -> Result<Self, DropboxError> {
+    pub(crate) fn new(
+        settings: &DropboxSettings,
+        creds: Credentials,
+    ) -> Result<Self, DropboxError> {
         let http = http_client()?;
         Ok(Api {
             auth: Auth::new(http.clone(), settings, creds),
@@ -336,7 +352,12 @@ impl Api {
         {
             return None;
         }
-        let text = || String::from_utf8_lossy(body).chars().take(1000).collect::<String>();
+        let text = || {
+            String::from_utf8_lossy(body)
+                .chars()
+                .take(1000)
+                .collect::<String>()
+        };
         Some(match code {
             429 => {
                 // Rate limited: nothing happened, so even a non-idempotent
@@ -368,8 +389,7 @@ impl Api {
                 })
             }
             500..=599 => {
-                let d = retry_after(headers, body)
-                    .unwrap_or_else(|| self.policy.backoff(attempt));
+                let d = retry_after(headers, body).unwrap_or_else(|| self.policy.backoff(attempt));
                 Failure::Wait(
                     d,
                     format!(
@@ -496,7 +516,10 @@ mod tests {
         assert_eq!(retry_after(&h, body), Some(Duration::from_secs(7)));
         h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_static("3"));
         assert_eq!(retry_after(&h, body), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after(&h, b"Too Many Requests"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after(&h, b"Too Many Requests"),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]
@@ -586,8 +609,7 @@ mod tests {
         assert_eq!(emu.stats().routes["/2/files/get_metadata"].requests, 3);
         // Not idempotent: a drop is reported, not retried.
         emu.push_faults(&[FaultKind::Drop]);
-        let mut req = Request::rpc("files/get_metadata", &PathArg { path: "/a.txt" })
-            .expect("req");
+        let mut req = Request::rpc("files/get_metadata", &PathArg { path: "/a.txt" }).expect("req");
         req.idempotent = false;
         let e = api.send(req).await.err().expect("uncertain");
         assert!(matches!(e, DropboxError::Uncertain { .. }), "{e}");

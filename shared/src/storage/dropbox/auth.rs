@@ -271,7 +271,10 @@ impl Credentials {
     /// DROPRENDER_DROPBOX_TOKEN if set (headless machines and CI), else the
     /// token file that `droprender login` wrote.
     pub fn from_env_or_store() -> Result<Self, DropboxError> {
-        if let Some(t) = std::env::var(ENV_TOKEN).ok().filter(|t| !t.trim().is_empty()) {
+        if let Some(t) = std::env::var(ENV_TOKEN)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        {
             return Ok(Credentials::Token(Secret::new(t.trim())));
         }
         let store = TokenStore::default_location()?;
@@ -304,7 +307,11 @@ pub(crate) struct Auth {
 }
 
 impl Auth {
-    pub(crate) fn new(http: reqwest::Client, settings: &DropboxSettings, creds: Credentials) -> Self {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        settings: &DropboxSettings,
+        creds: Credentials,
+    ) -> Self {
         let token_url = format!("{}/oauth2/token", settings.api_url);
         match creds {
             Credentials::Token(t) => Auth {
@@ -344,9 +351,9 @@ impl Auth {
     /// A token to send now: refreshed first if it is about to expire.
     pub(crate) async fn token(&self) -> Result<Secret, DropboxError> {
         let mut st = self.state.lock().await;
-        let fresh = st.expires_at.is_none_or(|t| {
-            unix_now() + EXPIRY_MARGIN.as_secs() < t
-        });
+        let fresh = st
+            .expires_at
+            .is_none_or(|t| unix_now() + EXPIRY_MARGIN.as_secs() < t);
         match &st.access {
             Some(a) if fresh || self.refresh.is_none() => Ok(a.clone()),
             _ => self.refresh_locked(&mut st).await,
@@ -473,12 +480,13 @@ impl Login {
     /// The page to open in a browser. Without a `redirect_uri` Dropbox shows
     /// a code to paste back into the terminal.
     pub fn authorize_url(&self) -> String {
-        let mut url = match reqwest::Url::parse(&format!("{}/oauth2/authorize", self.settings.oauth_url)) {
-            Ok(u) => u,
-            // The base URL was validated when the settings were built; keep
-            // the string form if it somehow is not a URL.
-            Err(_) => return format!("{}/oauth2/authorize", self.settings.oauth_url),
-        };
+        let mut url =
+            match reqwest::Url::parse(&format!("{}/oauth2/authorize", self.settings.oauth_url)) {
+                Ok(u) => u,
+                // The base URL was validated when the settings were built; keep
+                // the string form if it somehow is not a URL.
+                Err(_) => return format!("{}/oauth2/authorize", self.settings.oauth_url),
+            };
         url.query_pairs_mut()
             .append_pair("client_id", &self.settings.app_key)
             .append_pair("response_type", "code")
@@ -575,9 +583,15 @@ mod tests {
         };
         store.save(&t).expect("save");
         store.save(&t).expect("save again");
-        let mode = std::fs::metadata(store.path()).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(store.path())
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(store.load().expect("load").expect("some").refresh_token, "r");
+        assert_eq!(
+            store.load().expect("load").expect("some").refresh_token,
+            "r"
+        );
         assert!(store.delete().expect("delete"));
         assert!(!store.delete().expect("delete"));
     }

@@ -36,7 +36,9 @@ use rand::Rng as _;
 use tokio::sync::mpsc;
 
 pub use api::{RetryPolicy, retry_after};
-pub use auth::{Credentials, Login, Pkce, Secret, StoredToken, TOKEN_FILE, TokenStore, s256_challenge};
+pub use auth::{
+    Credentials, Login, Pkce, Secret, StoredToken, TOKEN_FILE, TokenStore, s256_challenge,
+};
 pub use error::DropboxError;
 pub use hash::content_hash;
 
@@ -405,7 +407,9 @@ impl Inner {
         match e {
             DropboxError::NotAFile(p) => StorageError::NotAFile(p),
             e if e.is_wrong_kind() => StorageError::NotAFile(self.shown(name)),
-            e if name.is_empty() && e.is_not_found() => StorageError::FolderMissing(self.label.clone()),
+            e if name.is_empty() && e.is_not_found() => {
+                StorageError::FolderMissing(self.label.clone())
+            }
             e => StorageError::Remote(format!("{}: {e}", self.shown(name))),
         }
     }
@@ -509,7 +513,9 @@ impl Inner {
             resp.body
         } else {
             // The whole file: a server may ignore Range.
-            let skip = usize::try_from(from).unwrap_or(usize::MAX).min(resp.body.len());
+            let skip = usize::try_from(from)
+                .unwrap_or(usize::MAX)
+                .min(resp.body.len());
             resp.body.slice(skip..)
         };
         Ok(Some((meta, body)))
@@ -739,7 +745,11 @@ impl Inner {
                     self.set_live(generation, false);
                     cursor = None;
                     failures += 1;
-                    let d = self.api.policy.backoff(failures).max(Duration::from_secs(1));
+                    let d = self
+                        .api
+                        .policy
+                        .backoff(failures)
+                        .max(Duration::from_secs(1));
                     tracing::warn!(
                         "watching {} for changes: {e}; trying again in {:.0} s",
                         self.label,
@@ -890,7 +900,9 @@ impl Inner {
                 return Ok(Some((k.meta(), Vec::new())));
             }
             if let Some(body) = &k.body {
-                let from = usize::try_from(offset).unwrap_or(usize::MAX).min(body.len());
+                let from = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(body.len());
                 return Ok(Some((k.meta(), body[from..].to_vec())));
             }
             if let Some((m, bytes)) = self.download(&format!("rev:{}", k.rev), offset).await? {
@@ -909,7 +921,9 @@ impl Inner {
             return Ok(None);
         };
         lock(&self.state).see(started, &m);
-        let from = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let from = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         Ok(Some((
             Meta {
                 size: m.size,
