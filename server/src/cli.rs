@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Watch the folder and render until SIGINT/SIGTERM.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run a short render end to end in a scratch folder, with the Render simulator.
     Demo(crate::demo::DemoArgs),
     /// Write a commented node.toml to start from.

@@ -78,6 +78,12 @@ enum Internal {
     RendererVersion(usize, String),
 }
 
+/// What an accepted line does once it is durable.
+enum Act {
+    Job(u64),
+    Control(Control, LineRef),
+}
+
 /// Whether a queued job can start now.
 enum Readiness {
     Go(Resolved),
@@ -506,7 +512,7 @@ impl<F: Folder> Node<F> {
         };
         let mut logs: Vec<LogLine> = Vec::new();
         // What to do once the batch is durable, in line order.
-        let mut acts: Vec<(Option<u64>, Option<(Control, LineRef)>)> = Vec::new();
+        let mut acts: Vec<Act> = Vec::new();
         let mut n_controls = 0;
         let t = now();
         for nl in std::mem::take(&mut plan.new_lines) {
@@ -554,7 +560,7 @@ impl<F: Folder> Node<F> {
                                     .job(id)
                                     .at(at(nl.lineno)),
                             );
-                            acts.push((Some(id), None));
+                            acts.push(Act::Job(id));
                             plan.batch.jobs.push(rec);
                         }
                         Err(reason) => {
@@ -570,7 +576,7 @@ impl<F: Folder> Node<F> {
                         id: self.ledger.allocate_control(),
                         line: nl.text.clone(),
                     };
-                    acts.push((None, Some((c.clone(), at(nl.lineno)))));
+                    acts.push(Act::Control(c.clone(), at(nl.lineno)));
                     n_controls += 1;
                     plan.batch.controls.push(c);
                 }
@@ -621,12 +627,11 @@ impl<F: Folder> Node<F> {
         self.log.extend(logs);
         for act in acts {
             match act {
-                (Some(id), _) => self.queue.push(id),
-                (None, Some((c, at))) => {
+                Act::Job(id) => self.queue.push(id),
+                Act::Control(c, at) => {
                     self.maybe_start().await;
                     self.run_control(c, Some(at)).await;
                 }
-                (None, None) => {}
             }
         }
         self.maybe_start().await;
@@ -979,7 +984,7 @@ impl<F: Folder> Node<F> {
                         if frame.is_none_or(|f| live.done.insert(f)) {
                             live.frames_done += 1;
                             live.frames_this_run += 1;
-                            auto_preview = every > 0 && live.frames_this_run % every == 0;
+                            auto_preview = every > 0 && live.frames_this_run.is_multiple_of(every);
                         }
                         live.percent_current = 0.0;
                     }

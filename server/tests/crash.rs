@@ -95,7 +95,7 @@ fn a_hung_renderer_is_killed_after_the_grace_period_on_stop() {
     // A renderer that ignores SIGTERM is what the grace period is for.
     rig.start();
     rig.append(b"rend:-s 1 -e 3 scenes/shot01.ma\n");
-    rig.wait_until("frame 1 on disk", || rig.frames("job-0001").len() >= 1);
+    rig.wait_until("frame 1 on disk", || !rig.frames("job-0001").is_empty());
     std::thread::sleep(Duration::from_millis(200));
     let renderer = render_pid(&rig);
     let status = rig.stop();

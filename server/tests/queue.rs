@@ -28,7 +28,7 @@ fn cancel_mid_render_leaves_no_process_behind() {
     rig.set_env("RENDER_SIM_STEP_MS", "50");
     rig.start();
     rig.append(b"rend:-s 1 -e 20 scenes/shot01.ma\nrend:-s 1 -e 1 scenes/shot02.mb\n");
-    rig.wait_until("a frame", || rig.frames("job-0001").len() >= 1);
+    rig.wait_until("a frame", || !rig.frames("job-0001").is_empty());
     let pid = render_pid(&rig);
     assert!(alive(pid));
     let out = rig.client(&["send", "cancel: 1"]);
@@ -203,7 +203,7 @@ fn suspend_resume_retry_status_and_help() {
     rig.set_env("RENDER_SIM_STEP_MS", "40");
     rig.start();
     rig.append(b"rend:-s 1 -e 12 scenes/shot01.ma\n");
-    rig.wait_until("a frame", || rig.frames("job-0001").len() >= 1);
+    rig.wait_until("a frame", || !rig.frames("job-0001").is_empty());
     let pid = render_pid(&rig);
     rig.append(b"suspend: 1\n");
     rig.wait_until("SIGSTOP", || proc_state(pid) == Some('T'));

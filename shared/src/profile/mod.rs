@@ -96,6 +96,9 @@ pub(crate) struct DenySpec {
     pub why: &'static str,
 }
 
+/// Flags as walked: each with the spec it matched.
+pub(crate) type Walked = (Vec<(&'static FlagSpec, Flag)>, String);
+
 pub(crate) struct Profile {
     pub label: &'static str,
     pub allow: &'static [FlagSpec],
@@ -160,7 +163,7 @@ impl Profile {
     pub(crate) fn walk(
         &self,
         tokens: &[String],
-    ) -> Result<(Vec<(&'static FlagSpec, Flag)>, String), ParseError> {
+    ) -> Result<Walked, ParseError> {
         let mut flags: Vec<(&'static FlagSpec, Flag)> = Vec::new();
         let mut i = 0;
         while i < tokens.len() {

@@ -48,7 +48,7 @@ pub enum DropboxError {
         last: String,
     },
     #[error(
-        "the connection dropped while Dropbox was handling {route}, so it may or may not have happened"
+        "Dropbox failed, or the connection dropped, while it was handling {route}, so it may or may not have happened"
     )]
     Uncertain { route: String },
     #[error("Dropbox answered {route} with HTTP {status}: {body}")]

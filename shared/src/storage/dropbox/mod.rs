@@ -68,6 +68,8 @@ const UPLOAD_LIMIT: usize = 150 * 1024 * 1024;
 const SESSION_CHUNK: usize = 64 * 1024 * 1024;
 /// Compare-and-swap rounds lost before an append gives up.
 const MAX_CAS_ROUNDS: u32 = 200;
+/// How often to look for a folder that does not exist yet.
+const MISSING_FOLDER_RETRY: Duration = Duration::from_secs(2);
 /// How many of our own revs to remember (a few hours of a busy node).
 const OWN_REVS: usize = 8192;
 
@@ -607,8 +609,11 @@ impl Inner {
         api::parse("files/upload_session/finish", &resp.body)
     }
 
-    async fn list_all(&self) -> Result<(Vec<FileMetadata>, String), DropboxError> {
-        let mut r: wire::ListFolderResult = self
+    /// Every file in the folder, and a cursor for the change feed (`None`
+    /// when the folder does not exist yet: Dropbox creates it with the first
+    /// upload into it, so until then it is simply empty).
+    async fn list_all(&self) -> Result<(Vec<FileMetadata>, Option<String>), DropboxError> {
+        let first = self
             .api
             .rpc(
                 "files/list_folder",
@@ -619,7 +624,12 @@ impl Inner {
                     limit: 2000,
                 },
             )
-            .await?;
+            .await;
+        let mut r: wire::ListFolderResult = match first {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => return Ok((Vec::new(), None)),
+            Err(e) => return Err(e),
+        };
         let mut files = Vec::new();
         loop {
             for e in std::mem::take(&mut r.entries) {
@@ -630,7 +640,7 @@ impl Inner {
                 }
             }
             if !r.has_more {
-                return Ok((files, r.cursor));
+                return Ok((files, Some(r.cursor)));
             }
             r = self
                 .api
@@ -643,7 +653,7 @@ impl Inner {
     }
 
     /// A full listing: the cache starts over from it. Returns the cursor.
-    async fn relist(&self) -> Result<(Vec<FileMetadata>, String), DropboxError> {
+    async fn relist(&self) -> Result<(Vec<FileMetadata>, Option<String>), DropboxError> {
         let started = self.clock();
         let (files, cursor) = self.list_all().await?;
         lock(&self.state).replace_all(started, &files);
@@ -714,13 +724,30 @@ impl Inner {
     async fn watch_loop(self: Arc<Self>, generation: u64, tx: mpsc::Sender<Hint>) {
         let mut cursor: Option<String> = None;
         let mut failures = 0u32;
+        let mut said_missing = false;
         loop {
             let step = match &cursor {
-                None => self.relist().await.map(|(_, c)| {
-                    self.set_live(generation, true);
-                    // Whatever happened before this listing is in it now.
-                    (c, vec![Hint::Rescan])
-                }),
+                None => match self.relist().await {
+                    Ok((_, Some(c))) => {
+                        self.set_live(generation, true);
+                        // Whatever happened before this listing is in it now.
+                        Ok((c, vec![Hint::Rescan]))
+                    }
+                    Ok((_, None)) => {
+                        // No folder, no change feed: look again shortly
+                        // (the node's first status write creates it).
+                        if !said_missing {
+                            tracing::info!(
+                                "{} does not exist yet; it is created by the first write into it",
+                                self.label
+                            );
+                            said_missing = true;
+                        }
+                        tokio::time::sleep(MISSING_FOLDER_RETRY).await;
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                },
                 Some(c) => self.follow(c).await,
             };
             match step {
@@ -845,7 +872,7 @@ impl Inner {
                     }
                     let d = self.api.policy.backoff(uncertain);
                     tracing::warn!(
-                        "the connection dropped while appending to {}, and the line is not there; appending again in {:.1} s",
+                        "an append to {} failed midway and the bytes are not there; appending again in {:.1} s",
                         self.shown(name),
                         d.as_secs_f64()
                     );
@@ -1036,7 +1063,7 @@ impl Folder for DropboxFolder {
             Ok(()) => Ok(()),
             Err(e) if e.is_conflict() => Err(StorageError::Conflict(self.inner.shown(name))),
             Err(e @ DropboxError::Uncertain { .. }) => Err(StorageError::Remote(format!(
-                "{}: {e}; the connection kept failing, so it is not known whether the bytes were appended: look before sending them again",
+                "{}: {e}. It kept failing, so it is not known whether the bytes were appended: look before sending them again",
                 self.inner.shown(name)
             ))),
             Err(e) => Err(self.inner.storage_error(name, e)),
