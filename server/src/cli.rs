@@ -29,6 +29,9 @@ pub enum Cmd {
     Demo(crate::demo::DemoArgs),
     /// Write a commented node.toml to start from.
     Init(InitArgs),
+    /// Run one Slurm array task (used by the Slurm executor's batch script).
+    #[command(hide = true)]
+    SlurmTask { work_dir: PathBuf },
 }
 
 #[derive(clap::Args, Debug)]
@@ -248,6 +251,7 @@ pub fn main() -> ExitCode {
             crate::demo::run(a)
         }
         Cmd::Init(a) => init(a),
+        Cmd::SlurmTask { work_dir } => return crate::slurm::task_main(work_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

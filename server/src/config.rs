@@ -56,6 +56,35 @@ pub struct FileConfig {
     pub schedule: crate::schedule::ScheduleFile,
     #[serde(default)]
     pub notify: NotifyFile,
+    #[serde(default)]
+    pub executor: ExecutorFile,
+    /// With several nodes on one folder: the node that runs unaddressed lines.
+    pub default_node: Option<String>,
+}
+
+/// `[executor]`: where renders run. `local` (default) or `slurm`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorFile {
+    pub kind: Option<String>,
+    /// Slurm partition (`--partition`).
+    pub partition: Option<String>,
+    /// Frames per array task.
+    pub chunk: Option<u32>,
+    /// At most this many tasks at once (`--array=…%M`).
+    pub max_tasks: Option<u32>,
+    /// Per-task time limit (`--time`), e.g. "2:00:00".
+    pub time_limit: Option<String>,
+    /// Extra sbatch arguments. From config only, never from the channel.
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
+    /// The renderer programs as the cluster sees them (default: the node's own).
+    pub maya_program: Option<PathBuf>,
+    pub blender_program: Option<PathBuf>,
+    /// droprender-node as the cluster sees it (it runs each task without a shell).
+    pub node_program: Option<PathBuf>,
+    /// Seconds between squeue polls.
+    pub poll_secs: Option<f64>,
 }
 
 /// `[jobs]`: defaults for per-job options.
@@ -201,6 +230,28 @@ pub struct Config {
     pub stall: Option<Duration>,
     pub schedule: Option<crate::schedule::Schedule>,
     pub notify: NotifyFile,
+    pub executor: Executor,
+    pub default_node: Option<String>,
+}
+
+/// Where renders run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Executor {
+    Local,
+    Slurm(SlurmSettings),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlurmSettings {
+    pub partition: Option<String>,
+    pub chunk: usize,
+    pub max_tasks: Option<u32>,
+    pub time_limit: Option<String>,
+    pub sbatch_args: Vec<String>,
+    pub maya_program: Option<PathBuf>,
+    pub blender_program: Option<PathBuf>,
+    pub node_program: Option<PathBuf>,
+    pub poll: Duration,
 }
 
 pub fn default_config_path() -> Option<PathBuf> {
@@ -315,6 +366,26 @@ impl Config {
         };
         let schedule =
             crate::schedule::Schedule::from_file(&f.schedule).map_err(ConfigError::Invalid)?;
+        let e = f.executor;
+        let executor = match e.kind.as_deref() {
+            None | Some("local") => Executor::Local,
+            Some("slurm") => Executor::Slurm(SlurmSettings {
+                partition: e.partition,
+                chunk: e.chunk.unwrap_or(1).max(1) as usize,
+                max_tasks: e.max_tasks,
+                time_limit: e.time_limit,
+                sbatch_args: e.sbatch_args,
+                maya_program: e.maya_program,
+                blender_program: e.blender_program,
+                node_program: e.node_program,
+                poll: secs(e.poll_secs.unwrap_or(1.0), "executor.poll_secs")?,
+            }),
+            Some(other) => {
+                return Err(ConfigError::Invalid(format!(
+                    "executor.kind = {other:?}: expected \"local\" or \"slurm\""
+                )));
+            }
+        };
         Ok(Config {
             log_file: o.log_file.or(f.log_file),
             default_retries: f.jobs.retries.unwrap_or(0).min(10),
@@ -322,6 +393,8 @@ impl Config {
             stall,
             schedule,
             notify: f.notify,
+            executor,
+            default_node: f.default_node,
             name: o.name.or(f.name).unwrap_or_else(host_name),
             folder,
             dropbox_api: f.dropbox_api,

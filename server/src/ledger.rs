@@ -160,6 +160,10 @@ pub struct JobRecord {
     /// Failed, stalled or timed-out attempts, for `retries=`.
     #[serde(default)]
     pub failures: u32,
+    /// The Slurm job id of the current submission: a restart re-attaches to
+    /// it instead of submitting again.
+    #[serde(default)]
+    pub slurm: Option<String>,
 }
 
 /// One line's verdict inside an ingest record.
@@ -680,6 +684,7 @@ mod tests {
             proc: None,
             priority: 0,
             failures: 0,
+            slurm: None,
         }
     }
 

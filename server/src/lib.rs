@@ -20,6 +20,7 @@ pub mod projects;
 pub mod renderer;
 pub mod scene;
 pub mod schedule;
+pub mod slurm;
 pub mod status;
 pub mod webhook;
 pub mod worker;

@@ -24,14 +24,14 @@ use tokio::time::sleep_until;
 
 use crate::channel::{Channel, Plan};
 use crate::clock::{now, stamp};
-use crate::config::Config;
+use crate::config::{Config, Executor, SlurmSettings};
 use crate::ledger::{Control, JobRecord, JobState, Ledger, LedgerError, ProcRecord};
 use crate::paths::{dir_inside, existing_inside, is_within};
 use crate::renderer::{self, Progress, Resolved};
 use crate::scene::{self, SceneState};
 use crate::webhook::{Notice, Notifier};
 use crate::worker::{self, Ctl, Outcome, Stop};
-use crate::{preview, process, projects, schedule, status};
+use crate::{preview, process, projects, schedule, slurm, status};
 
 #[derive(Debug, Error)]
 pub enum NodeError {
@@ -65,6 +65,8 @@ struct Live {
     suspended: bool,
     /// Why a queued job is not starting yet.
     waiting: Option<String>,
+    /// Farm tasks: "slurm 123: 2 running, 1 done, 0 failed".
+    tasks: Option<String>,
 }
 
 struct Running {
@@ -554,6 +556,7 @@ impl<F: Folder> Node<F> {
                                 proc: None,
                                 priority: req.options.priority.unwrap_or(0),
                                 failures: 0,
+                                slurm: None,
                             };
                             logs.push(
                                 LogLine::new(t, Ev::Accepted, cmd.to_line())
@@ -920,7 +923,32 @@ impl<F: Folder> Node<F> {
                 .map(Duration::from_secs)
                 .or(self.cfg.default_timeout),
         };
-        tokio::spawn(worker::run(wjob, self.worker_tx.clone(), ctl_rx));
+        match &self.cfg.executor {
+            Executor::Local => {
+                tokio::spawn(worker::run(wjob, self.worker_tx.clone(), ctl_rx));
+            }
+            Executor::Slurm(settings) => {
+                let sjob = slurm::Job {
+                    id,
+                    name: format!("droprender-{}-{id}", self.cfg.name),
+                    tasks: renderer::plan_chunks(
+                        &self.farm_cfg(settings),
+                        &job,
+                        &done,
+                        settings.chunk,
+                    ),
+                    work_dir: self.cfg.state.join("slurm").join(format!("job-{id}")),
+                    output_dir: job.output_dir.clone(),
+                    layers: renderer::layers(&job.request),
+                    attach: rec.slurm.clone(),
+                    nice: -rec.priority,
+                    tag: process::tag(&self.node_id, id),
+                    settings: settings.clone(),
+                    timeout: wjob.timeout,
+                };
+                tokio::spawn(slurm::run(sjob, self.worker_tx.clone(), ctl_rx));
+            }
+        }
         self.running = Some(Running { id, ctl: ctl_tx });
         self.live.insert(id, live);
         let frames: Vec<i64> = invocations
@@ -950,6 +978,18 @@ impl<F: Folder> Node<F> {
         Ok(())
     }
 
+    /// The node's config with the renderer programs as the farm sees them.
+    fn farm_cfg(&self, s: &SlurmSettings) -> Config {
+        let mut c = self.cfg.clone();
+        if let Some(p) = &s.maya_program {
+            c.maya = p.clone();
+        }
+        if let Some(p) = &s.blender_program {
+            c.blender = p.clone();
+        }
+        c
+    }
+
     fn job_log(&self, id: u64) -> PathBuf {
         self.cfg.state.join("jobs").join(format!("{id}.log"))
     }
@@ -965,6 +1005,36 @@ impl<F: Folder> Node<F> {
                     }
                 }
             }
+            worker::Event::Submitted { farm_id } => {
+                if let Some(mut rec) = self.ledger.job(id).cloned() {
+                    self.say_job(
+                        Ev::Node,
+                        id,
+                        format!("{}: submitted to Slurm as job {farm_id}", rec_scene(&rec)),
+                    );
+                    rec.slurm = Some(farm_id);
+                    if let Err(e) = self.ledger.put_job(rec) {
+                        self.warn_once(format!("cannot record the Slurm job id: {e}"));
+                    }
+                }
+            }
+            worker::Event::Tasks {
+                pending,
+                running,
+                done,
+                failed,
+            } => {
+                let farm = self
+                    .ledger
+                    .job(id)
+                    .and_then(|j| j.slurm.clone())
+                    .unwrap_or_default();
+                self.live.entry(id).or_default().tasks = Some(format!(
+                    "slurm {farm}: {running} running, {pending} pending, {done} done, {failed} failed"
+                ));
+                self.progress_changed();
+            }
+            worker::Event::Note(text) => self.say_job(Ev::Waiting, id, text),
             worker::Event::Progress(p) => {
                 let every = u64::from(self.cfg.preview_every);
                 let live = self.live.entry(id).or_default();
@@ -1043,6 +1113,10 @@ impl<F: Folder> Node<F> {
         let done_on_disk = renderer::done_frames(&rec.output_dir, layers_of(&rec)).len() as u64;
         rec.frames_done = done_on_disk.max(live_done.min(rec.frames_total.max(live_done)));
         rec.proc = None;
+        if outcome != Outcome::Interrupted {
+            // Over: a restart must not re-attach to this submission.
+            rec.slurm = None;
+        }
         let scene = rec_scene(&rec);
         let log_path = self.job_log(id);
         let problem = match &outcome {
@@ -1620,7 +1694,9 @@ impl<F: Folder> Node<F> {
             elapsed_s: (elapsed > 0.0).then_some(elapsed),
             avg_frame_s: avg,
             eta_s: eta,
-            message: waiting.or_else(|| rec.message.clone().filter(|_| !running)),
+            message: waiting
+                .or_else(|| live.and_then(|l| l.tasks.clone()).filter(|_| running))
+                .or_else(|| rec.message.clone().filter(|_| !running)),
             output_dir: Some(rec.output_dir.display().to_string()),
         }
     }

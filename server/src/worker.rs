@@ -61,6 +61,19 @@ pub enum Event {
         pid: i32,
         start: Option<u64>,
     },
+    /// A farm accepted the job (Slurm job id), to be journalled.
+    Submitted {
+        farm_id: String,
+    },
+    /// Farm task counts, for status.txt.
+    Tasks {
+        pending: u32,
+        running: u32,
+        done: u32,
+        failed: u32,
+    },
+    /// Something the user should read in LOG.txt (e.g. "sbatch failed: …; retrying").
+    Note(String),
     Progress(Progress),
     Finished(Outcome),
 }

@@ -230,6 +230,28 @@ pub fn plan(cfg: &Config, job: &Resolved, done: &BTreeSet<i64>) -> Vec<Invocatio
     }
 }
 
+/// Invocations of at most `chunk` frames each (a farm's tasks), for the
+/// frames not in `done`. Each chunk is planned by the renderer itself, as if
+/// every other frame were done, so chunks carry the same validated argv the
+/// local executor would use. Without a known whole-frame range the job is one chunk.
+pub fn plan_chunks(
+    cfg: &Config,
+    job: &Resolved,
+    done: &BTreeSet<i64>,
+    chunk: usize,
+) -> Vec<Invocation> {
+    let Some(all) = frame_range(&job.request).and_then(|r| r.whole_frames()) else {
+        return plan(cfg, job, done);
+    };
+    let missing: Vec<i64> = all.iter().copied().filter(|f| !done.contains(f)).collect();
+    let mut out = Vec::new();
+    for part in missing.chunks(chunk.max(1)) {
+        let others: BTreeSet<i64> = all.iter().copied().filter(|f| !part.contains(f)).collect();
+        out.extend(plan(cfg, job, &others));
+    }
+    out
+}
+
 pub fn parser(req: &RenderRequest) -> Box<dyn LineParser> {
     match req.renderer {
         RendererKind::Maya => Box::new(maya::Parser::new(req.flag("-r"))),
