@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::commands::{self, Failure};
 
@@ -17,6 +17,10 @@ pub struct Cli {
     /// The synced folder the node watches (or set DROPRENDER_FOLDER).
     #[arg(long, env = "DROPRENDER_FOLDER", global = true)]
     pub folder: Option<PathBuf>,
+    /// Talk to the Dropbox HTTP API instead of a local folder: a path in the
+    /// app folder, e.g. /Maya (log in first with `droprender login`).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub dropbox: Option<String>,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -50,6 +54,14 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Log in to Dropbox for --dropbox (OAuth in the browser; the refresh token is kept in your config dir).
+    Login {
+        /// The Dropbox app's key (default: DROPRENDER_DROPBOX_APP_KEY).
+        #[arg(long, env = "DROPRENDER_DROPBOX_APP_KEY")]
+        app_key: Option<String>,
+    },
+    /// Revoke the Dropbox login and delete the stored token.
+    Logout,
     /// Show the last lines of LOG.txt.
     Log {
         #[arg(short = 'n', default_value_t = 20)]
@@ -60,7 +72,19 @@ pub enum Cmd {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    // DROPRENDER_FOLDER may be set in the environment while --dropbox is
+    // given: that is a choice, not a conflict. Both on the command line is.
+    if cli.dropbox.is_some()
+        && matches.value_source("folder") == Some(clap::parser::ValueSource::CommandLine)
+    {
+        eprintln!("droprender: pass either --folder or --dropbox, not both");
+        return ExitCode::from(2);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

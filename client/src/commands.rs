@@ -7,7 +7,12 @@ use droprender_shared::command::{self, ParseError};
 use droprender_shared::files;
 use droprender_shared::logline::{Event, LogLine};
 use droprender_shared::status::StatusDoc;
-use droprender_shared::storage::{Folder, LocalFolder};
+use droprender_shared::storage::dropbox::{
+    self, DropboxFolder, DropboxSettings, Login, Logout, TokenStore,
+};
+use droprender_shared::storage::{Folder, Hint, LocalFolder};
+use std::io::Write as _;
+use tokio::sync::mpsc;
 
 use crate::cli::{Cli, Cmd};
 
@@ -25,25 +30,40 @@ impl From<anyhow::Error> for Failure {
 }
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
-    let dir = cli
-        .folder
-        .ok_or_else(|| anyhow!("which folder? pass --folder DIR or set DROPRENDER_FOLDER"))?;
+    match cli.cmd {
+        Cmd::Login { app_key } => return login(app_key).await,
+        Cmd::Logout => return logout().await,
+        _ => {}
+    }
+    if let Some(path) = &cli.dropbox {
+        let folder = DropboxFolder::from_env(&DropboxSettings::default().with_env(), path)
+            .map_err(anyhow::Error::from)?;
+        return exec(&folder, cli.cmd).await;
+    }
+    let dir = cli.folder.ok_or_else(|| {
+        anyhow!("which folder? pass --folder DIR (or set DROPRENDER_FOLDER), or --dropbox /PATH")
+    })?;
     if !dir.is_dir() {
         return Err(anyhow!("the folder {} does not exist", dir.display()).into());
     }
-    let folder = LocalFolder::new(dir);
-    match cli.cmd {
+    exec(&LocalFolder::new(dir), cli.cmd).await
+}
+
+/// One subcommand over any folder: the client does not care which storage
+/// carries the files.
+async fn exec<F: Folder>(folder: &F, cmd: Cmd) -> Result<(), Failure> {
+    match cmd {
         Cmd::Rend { args } => {
             let line = format!("rend:{}", join_args(&args));
-            send(&folder, &line).await
+            send(folder, &line).await
         }
-        Cmd::Send { line } => send(&folder, &line).await,
+        Cmd::Send { line } => send(folder, &line).await,
         Cmd::Progress { no_wait, timeout } => {
-            progress(&folder, no_wait, Duration::from_secs(timeout)).await
+            progress(folder, no_wait, Duration::from_secs(timeout)).await
         }
-        Cmd::Status { json } => status(&folder, json).await,
+        Cmd::Status { json } => status(folder, json).await,
         Cmd::Projects { json } => {
-            let text = read_text(&folder, files::PROJECTS)
+            let text = read_text(folder, files::PROJECTS)
                 .await?
                 .unwrap_or_default();
             if json {
@@ -58,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Log { n, json } => {
-            let text = read_text(&folder, files::LOG).await?.unwrap_or_default();
+            let text = read_text(folder, files::LOG).await?.unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(n)..];
             if json {
@@ -85,7 +105,63 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Cmd::Login { .. } | Cmd::Logout => Ok(()),
     }
+}
+
+/// `droprender login`: OAuth 2 with PKCE, the code pasted back by hand.
+async fn login(app_key: Option<String>) -> Result<(), Failure> {
+    let mut settings = DropboxSettings::default().with_env();
+    if let Some(k) = app_key.filter(|k| !k.trim().is_empty()) {
+        settings.app_key = k.trim().to_string();
+    }
+    let login = Login::start(settings).map_err(anyhow::Error::from)?;
+    let store = TokenStore::default_location().map_err(anyhow::Error::from)?;
+    println!("1. Open this page in a browser, log in to Dropbox and allow access:\n");
+    println!("   {}\n", login.authorize_url());
+    print!("2. Paste the code Dropbox shows: ");
+    std::io::stdout().flush().map_err(anyhow::Error::from)?;
+    let mut code = String::new();
+    std::io::stdin()
+        .read_line(&mut code)
+        .context("reading the code")?;
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(anyhow!("no code given; run `droprender login` again").into());
+    }
+    login
+        .finish(code, &store)
+        .await
+        .map_err(anyhow::Error::from)?;
+    println!(
+        "Logged in. The login is kept in {} (readable only by you); `droprender logout` undoes it.",
+        store.path().display()
+    );
+    Ok(())
+}
+
+async fn logout() -> Result<(), Failure> {
+    let settings = DropboxSettings::default().with_env();
+    match dropbox::logout(&settings)
+        .await
+        .map_err(anyhow::Error::from)?
+    {
+        Logout::Revoked(p) => println!(
+            "Logged out: the token was revoked and {} deleted.",
+            p.display()
+        ),
+        Logout::DeletedOnly(p, e) => {
+            println!(
+                "Deleted {}, but Dropbox could not be told to revoke the token: {e}",
+                p.display()
+            );
+            println!(
+                "To be sure, remove droprender's access at https://www.dropbox.com/account/connected_apps"
+            );
+        }
+        Logout::NotLoggedIn => println!("Not logged in: there is no stored Dropbox token."),
+    }
+    Ok(())
 }
 
 /// Quotes arguments that need it, so the node's tokenizer gets them back.
@@ -180,37 +256,62 @@ async fn progress<F: Folder>(folder: &F, no_wait: bool, timeout: Duration) -> Re
     if no_wait {
         return Ok(());
     }
+    // Wake on the folder's change hints (inotify, Dropbox longpoll), with a
+    // light poll as the fallback; reads happen only when LOG.txt changed.
+    let (tx, rx) = mpsc::channel::<Hint>(16);
+    let _watch = folder.watch(tx).ok();
+    let mut rx = Some(rx);
+    let mut seen = None;
     let t = Instant::now();
     while t.elapsed() < timeout {
-        if let Some((_, tail)) = folder
-            .read_from(files::LOG, before)
-            .await
-            .map_err(anyhow::Error::from)?
-        {
-            let text = String::from_utf8_lossy(&tail);
-            if let Some(l) = text
-                .lines()
-                .filter_map(LogLine::parse)
-                .find(|l| l.event == Event::Progress)
+        let meta = folder.stat(files::LOG).await.map_err(anyhow::Error::from)?;
+        let version = meta.map(|m| m.version);
+        if version.is_some() && version != seen {
+            seen = version;
+            if let Some((_, tail)) = folder
+                .read_from(files::LOG, before)
+                .await
+                .map_err(anyhow::Error::from)?
             {
-                println!("{}", l.text);
-                if l.text.contains(files::PREVIEW) {
-                    println!(
-                        "preview: {}",
-                        folder.describe().trim_end_matches('/').to_string() + "/" + files::PREVIEW
-                    );
+                let text = String::from_utf8_lossy(&tail);
+                if let Some(l) = text
+                    .lines()
+                    .filter_map(LogLine::parse)
+                    .find(|l| l.event == Event::Progress)
+                {
+                    println!("{}", l.text);
+                    if l.text.contains(files::PREVIEW) {
+                        println!(
+                            "preview: {}",
+                            folder.describe().trim_end_matches('/').to_string()
+                                + "/"
+                                + files::PREVIEW
+                        );
+                    }
+                    return Ok(());
                 }
-                return Ok(());
             }
         }
-        // The client has no watcher: a light poll while a person waits.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        wait_for_change(&mut rx, Duration::from_millis(200)).await;
     }
     Err(anyhow!(
         "no answer from the node within {}s; is it running, and is the folder syncing?",
         timeout.as_secs()
     )
     .into())
+}
+
+/// Until a hint arrives or `poll` passes.
+async fn wait_for_change(rx: &mut Option<mpsc::Receiver<Hint>>, poll: Duration) {
+    match rx {
+        Some(r) => {
+            tokio::select! {
+                h = r.recv() => if h.is_none() { *rx = None },
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+        None => tokio::time::sleep(poll).await,
+    }
 }
 
 #[cfg(test)]

@@ -130,6 +130,10 @@ struct Node<F: Folder> {
     internal_rx: mpsc::Receiver<Internal>,
     stopping: bool,
     folder_ok: bool,
+    names: status::Names,
+    /// Other nodes on this folder (the default node summarises them), by
+    /// status file name, with the version last read.
+    others: std::collections::BTreeMap<String, (String, droprender_shared::status::NodeLine)>,
 }
 
 impl<F: Folder> Node<F> {
@@ -166,7 +170,10 @@ impl<F: Folder> Node<F> {
         let (proj_tx, projects_rx) = mpsc::channel(1);
         let projects_guard = watch_projects(&cfg.projects, proj_tx);
         let info = status::node_info(&cfg);
+        let names = status::Names::new(&cfg);
         let mut node = Node {
+            names,
+            others: Default::default(),
             notifier: Notifier::new(cfg.notify.clone()),
             cfg,
             folder: Arc::new(folder),
@@ -405,6 +412,13 @@ impl<F: Folder> Node<F> {
                 Hint::Changed(name) => {
                     if let Some(s) = files::classify(&name) {
                         sources.insert(s);
+                    } else if self.names.multi
+                        && self.names.default
+                        && files::status_json_node(&name)
+                            .is_some_and(|n| !n.eq_ignore_ascii_case(&self.cfg.name))
+                        && let Ok(entries) = self.folder.list().await
+                    {
+                        self.read_others(&entries).await;
                     }
                 }
             }
@@ -419,6 +433,9 @@ impl<F: Folder> Node<F> {
         let names = match self.folder.list().await {
             Ok(entries) => {
                 self.folder_back();
+                if self.names.multi && self.names.default {
+                    self.read_others(&entries).await;
+                }
                 entries.into_iter().map(|e| e.name).collect::<Vec<_>>()
             }
             Err(e) => {
@@ -433,6 +450,32 @@ impl<F: Folder> Node<F> {
         }
         for s in sources {
             self.scan(&s).await;
+        }
+    }
+
+    /// The default node reads the other nodes' status files for its summary.
+    async fn read_others(&mut self, entries: &[droprender_shared::storage::Entry]) {
+        for e in entries {
+            let Some(node) = files::status_json_node(&e.name) else {
+                continue;
+            };
+            if node.eq_ignore_ascii_case(&self.cfg.name)
+                || self
+                    .others
+                    .get(&e.name)
+                    .is_some_and(|(v, _)| *v == e.meta.version)
+            {
+                continue;
+            }
+            if let Ok(Some((meta, bytes))) = self.folder.read_from(&e.name, 0).await
+                && let Ok(doc) = serde_json::from_slice::<StatusDoc>(&bytes)
+            {
+                self.others.insert(
+                    e.name.clone(),
+                    (meta.version, droprender_shared::status::NodeLine::of(&doc)),
+                );
+                self.status_dirty = true;
+            }
         }
     }
 
@@ -528,9 +571,12 @@ impl<F: Folder> Node<F> {
                     continue;
                 }
             };
-            if let Some(target) = &cmd.target
-                && !target.eq_ignore_ascii_case(&self.cfg.name)
-            {
+            // Lines for other nodes are theirs; unaddressed ones belong to the default node.
+            let mine = match &cmd.target {
+                Some(t) => t.eq_ignore_ascii_case(&self.cfg.name),
+                None => self.names.default,
+            };
+            if !mine {
                 continue;
             }
             match &cmd.action {
@@ -717,7 +763,13 @@ impl<F: Folder> Node<F> {
                         )
                     })
                     .unwrap_or_default();
-                self.cfg.output.join(format!("job-{id:04}-{stem}"))
+                if self.names.multi {
+                    self.cfg
+                        .output
+                        .join(format!("job-{}-{id:04}-{stem}", self.cfg.name))
+                } else {
+                    self.cfg.output.join(format!("job-{id:04}-{stem}"))
+                }
             }
         };
         Ok(Resolved {
@@ -1556,25 +1608,9 @@ impl<F: Folder> Node<F> {
         self.log.push(LogLine::new(now(), ev, text).job(job));
     }
 
+    /// Status files first, then LOG.txt: whoever reads a LOG line finds
+    /// status.txt already telling the same story.
     async fn flush(&mut self) {
-        if !self.log.is_empty() {
-            let mut text = String::new();
-            for l in &self.log {
-                text.push_str(&l.to_string());
-                text.push('\n');
-            }
-            match self.folder.append(files::LOG, text.into_bytes()).await {
-                Ok(()) => self.log.clear(),
-                Err(e) => {
-                    tracing::warn!("cannot append to LOG.txt: {e}");
-                    // Keep the lines for the next try, but bounded.
-                    let n = self.log.len();
-                    if n > 1000 {
-                        self.log.drain(..n - 1000);
-                    }
-                }
-            }
-        }
         let due = self
             .status_due
             .is_none_or(|d| d <= tokio::time::Instant::now());
@@ -1587,17 +1623,63 @@ impl<F: Folder> Node<F> {
                 .as_ref()
                 .map(|c| c.scene.clone())
                 .unwrap_or_default();
-            let r1 = self.writer.put_status(&*self.folder, &doc).await;
+            let r1 = self
+                .writer
+                .put_status(
+                    &*self.folder,
+                    &doc,
+                    &self.names.status_json,
+                    &self.names.status_txt,
+                )
+                .await;
+            let r1 = match r1 {
+                Ok(_) if self.names.multi && self.names.default => {
+                    let mut summary = doc.clone();
+                    summary.nodes = std::iter::once(droprender_shared::status::NodeLine::of(&doc))
+                        .chain(self.others.values().map(|(_, l)| l.clone()))
+                        .collect();
+                    self.writer
+                        .put_status(
+                            &*self.folder,
+                            &summary,
+                            files::STATUS_JSON,
+                            files::STATUS_TXT,
+                        )
+                        .await
+                }
+                r => r,
+            };
             let active = if active.is_empty() {
                 Vec::new()
             } else {
                 format!("{active}\n").into_bytes()
             };
-            let r2 = self.writer.put(&*self.folder, files::ACTIVE, active).await;
+            let r2 = self
+                .writer
+                .put(&*self.folder, &self.names.active, active)
+                .await;
             if let Some(e) = r1.err().or(r2.err()) {
                 tracing::warn!("cannot write status files: {e}");
                 self.status_dirty = true;
                 self.status_due = Some(tokio::time::Instant::now() + self.cfg.reconcile);
+            }
+        }
+        if !self.log.is_empty() {
+            let mut text = String::new();
+            for l in &self.log {
+                text.push_str(&l.to_string());
+                text.push('\n');
+            }
+            match self.folder.append(&self.names.log, text.into_bytes()).await {
+                Ok(()) => self.log.clear(),
+                Err(e) => {
+                    tracing::warn!("cannot append to LOG.txt: {e}");
+                    // Keep the lines for the next try, but bounded.
+                    let n = self.log.len();
+                    if n > 1000 {
+                        self.log.drain(..n - 1000);
+                    }
+                }
             }
         }
     }
@@ -1708,10 +1790,11 @@ impl<F: Folder> Node<F> {
             .as_ref()
             .and_then(|r| jobs.get(&r.id))
             .map(|j| self.job_info(j));
-        let queue = self
-            .ordered_queue()
+        let ordered = self.ordered_queue();
+        let queue = ordered
             .iter()
             .filter_map(|id| jobs.get(id))
+            .take(droprender_shared::status::QUEUE_SHOWN)
             .map(|j| self.job_info(j))
             .collect();
         let mut recent: Vec<&JobRecord> = jobs.values().filter(|j| j.state.is_final()).collect();
@@ -1749,7 +1832,9 @@ impl<F: Folder> Node<F> {
             note,
             current,
             queue,
+            queued: ordered.len(),
             recent,
+            nodes: Vec::new(),
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use droprender_shared::files;
 use droprender_shared::status::{NodeInfo, RendererInfo, StatusDoc};
 use droprender_shared::storage::{Folder, StorageError};
 
@@ -32,25 +31,83 @@ impl Writer {
         Ok(true)
     }
 
-    /// Writes status.json and status.txt when anything but the timestamp changed.
+    /// Writes a status pair (`json`, `txt`) when anything but the timestamp changed.
     pub async fn put_status<F: Folder>(
         &mut self,
         folder: &F,
         doc: &StatusDoc,
+        json: &str,
+        txt: &str,
     ) -> Result<bool, StorageError> {
         let mut key_doc = doc.clone();
         key_doc.updated.clear();
         let key = serde_json::to_vec(&key_doc).unwrap_or_default();
-        if self.last.get("\0status") == Some(&key) {
+        let slot = format!("\0{json}");
+        if self.last.get(&slot) == Some(&key) {
             return Ok(false);
         }
-        let json = serde_json::to_vec_pretty(doc).unwrap_or_default();
-        folder.write_atomic(files::STATUS_JSON, json).await?;
-        folder
-            .write_atomic(files::STATUS_TXT, doc.to_text().into_bytes())
-            .await?;
-        self.last.insert("\0status".into(), key);
+        let bytes = serde_json::to_vec_pretty(doc).unwrap_or_default();
+        folder.write_atomic(json, bytes).await?;
+        folder.write_atomic(txt, doc.to_text().into_bytes()).await?;
+        self.last.insert(slot, key);
         Ok(true)
+    }
+}
+
+/// The files one node writes. A node alone on its folder (no `default_node`)
+/// uses the plain names. With several nodes, each writes its own
+/// `status-<name>.*`; the default node keeps the plain LOG.txt,
+/// active_rend.txt and projects_to_rend.txt and writes the status.txt/json
+/// summary of all nodes; the others write `LOG-<name>.txt` and so on, so two
+/// machines never write the same file (a sync engine would make conflicted
+/// copies).
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub log: String,
+    pub active: String,
+    pub projects: String,
+    pub status_json: String,
+    pub status_txt: String,
+    /// Several nodes share the folder.
+    pub multi: bool,
+    /// This node runs unaddressed lines (and writes the summary when `multi`).
+    pub default: bool,
+}
+
+impl Names {
+    pub fn new(cfg: &Config) -> Self {
+        use droprender_shared::files as f;
+        let name = &cfg.name;
+        match &cfg.default_node {
+            None => Names {
+                log: f::LOG.into(),
+                active: f::ACTIVE.into(),
+                projects: f::PROJECTS.into(),
+                status_json: f::STATUS_JSON.into(),
+                status_txt: f::STATUS_TXT.into(),
+                multi: false,
+                default: true,
+            },
+            Some(d) => {
+                let default = d.eq_ignore_ascii_case(name);
+                let own = |n: &str| {
+                    if default {
+                        n.to_string()
+                    } else {
+                        f::per_node(n, name)
+                    }
+                };
+                Names {
+                    log: own(f::LOG),
+                    active: own(f::ACTIVE),
+                    projects: own(f::PROJECTS),
+                    status_json: f::node_status_json(name),
+                    status_txt: f::node_status_txt(name),
+                    multi: true,
+                    default,
+                }
+            }
+        }
     }
 }
 

@@ -87,9 +87,13 @@ fn a_failing_render_is_classified_by_exit_code_and_error_line() {
         failed.contains("211") && failed.contains("Frame rendering aborted"),
         "{failed}"
     );
-    assert_eq!(rig.status().recent[0].state, "failed");
-    // The next job still runs.
-    rig.set_env("RENDER_SIM_FAIL_AT_FRAME", "");
+    // status.json is written right after LOG.txt.
+    rig.wait_until("status to show the failure", || {
+        rig.status()
+            .recent
+            .first()
+            .is_some_and(|j| j.state == "failed")
+    });
 }
 
 #[test]
@@ -151,7 +155,8 @@ fn an_idle_node_rewrites_nothing() {
     rig.start();
     rig.append(b"rend:-s 1 -e 1 scenes/shot01.ma\n");
     rig.wait_events("finished", 1);
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Let start-up news settle (the renderer version probe lands in status.txt).
+    std::thread::sleep(std::time::Duration::from_millis(3000));
     let mtime = |n: &str| {
         std::fs::metadata(rig.folder.join(n))
             .and_then(|m| m.modified())

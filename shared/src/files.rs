@@ -64,6 +64,19 @@ pub fn is_temp(name: &str) -> bool {
         || name.ends_with(".crdownload")
 }
 
+/// A per-node variant of a file name: `LOG.txt` → `LOG-boxB.txt`.
+pub fn per_node(name: &str, node: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}-{node}.{ext}"),
+        None => format!("{name}-{node}"),
+    }
+}
+
+/// The node name in `status-<name>.json`.
+pub fn status_json_node(name: &str) -> Option<&str> {
+    name.strip_prefix("status-")?.strip_suffix(".json")
+}
+
 /// Per-node status file names (`status-<name>.txt`) used when several nodes share a folder.
 pub fn node_status_txt(node: &str) -> String {
     format!("status-{node}.txt")

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 pub const FORMAT: u32 = 1;
 
+/// Queued jobs listed in status files: enough for any screen, and it keeps
+/// the file small (API mode re-uploads it whole on every change).
+pub const QUEUE_SHOWN: usize = 50;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusDoc {
     pub format: u32,
@@ -22,10 +26,47 @@ pub struct StatusDoc {
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<JobInfo>,
+    /// The first [`QUEUE_SHOWN`] queued jobs, in the order they will start.
     #[serde(default)]
     pub queue: Vec<JobInfo>,
+    /// How many jobs are queued in all (the list above is capped).
+    #[serde(default)]
+    pub queued: usize,
     #[serde(default)]
     pub recent: Vec<JobInfo>,
+    /// With several nodes on one folder: one line per node (the default
+    /// node's status.txt/json summarises them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeLine>,
+}
+
+/// One node in a folder's summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeLine {
+    pub name: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    pub queued: usize,
+    pub updated: String,
+}
+
+impl NodeLine {
+    pub fn of(doc: &StatusDoc) -> Self {
+        NodeLine {
+            name: doc.node.name.clone(),
+            state: doc.state.clone(),
+            job: doc.current.as_ref().map(|c| c.id),
+            scene: doc.current.as_ref().map(|c| c.scene.clone()),
+            percent: doc.current.as_ref().map(|c| c.percent),
+            queued: doc.queued.max(doc.queue.len()),
+            updated: doc.updated.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -124,6 +165,23 @@ impl StatusDoc {
     /// The phone dashboard. Lines stay under ~40 characters where the data allows.
     pub fn to_text(&self) -> String {
         let mut o = String::new();
+        if !self.nodes.is_empty() {
+            let _ = writeln!(o, "NODES ({})", self.nodes.len());
+            for n in &self.nodes {
+                let mut l = format!(" {} {}", n.name, n.state);
+                if let (Some(j), Some(s)) = (n.job, &n.scene) {
+                    let _ = write!(l, " job {j} {s}");
+                }
+                if let Some(p) = n.percent {
+                    let _ = write!(l, " {p:.0}%");
+                }
+                if n.queued > 0 {
+                    let _ = write!(l, " +{} queued", n.queued);
+                }
+                let _ = writeln!(o, "{l}");
+            }
+            o.push('\n');
+        }
         let _ = writeln!(o, "droprender on {}", self.node.name);
         let _ = writeln!(o, "state: {}", self.state);
         if let Some(n) = &self.note {
@@ -161,7 +219,7 @@ impl StatusDoc {
             }
         }
         o.push('\n');
-        let _ = writeln!(o, "QUEUE ({})", self.queue.len());
+        let _ = writeln!(o, "QUEUE ({})", self.queued.max(self.queue.len()));
         for j in &self.queue {
             let mut l = format!(" {} {} {}", j.id, j.scene, j.state);
             if j.priority != 0 {
@@ -174,6 +232,9 @@ impl StatusDoc {
             if let Some(m) = &j.message {
                 let _ = writeln!(o, "   {m}");
             }
+        }
+        if self.queued > self.queue.len() {
+            let _ = writeln!(o, " … and {} more", self.queued - self.queue.len());
         }
         o.push('\n');
         let _ = writeln!(o, "RECENT");

@@ -153,6 +153,39 @@ impl Rig {
         });
     }
 
+    /// Starts another node on the same folder and roots, with its own state
+    /// dir and argv log (for several named nodes on one folder).
+    pub fn spawn_other(&self, name: &str) -> (Child, PathBuf) {
+        let state = self.dir.path().join(format!("state-{name}"));
+        let argv = self.dir.path().join(format!("argv-{name}.log"));
+        let stderr = std::fs::File::create(self.dir.path().join(format!("node-{name}.stderr")))
+            .expect("stderr");
+        let mut cmd = Command::new(NODE);
+        cmd.arg("run")
+            .arg("--folder")
+            .arg(&self.folder)
+            .arg("--projects")
+            .arg(&self.projects)
+            .arg("--output")
+            .arg(&self.output)
+            .arg("--state")
+            .arg(&state)
+            .arg("--maya")
+            .arg(&self.render)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--name")
+            .arg(name)
+            .env("RENDER_SIM_ARGV_LOG", &argv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        (cmd.spawn().expect("spawn node"), argv)
+    }
+
     pub fn node_pid(&self) -> u32 {
         self.node.as_ref().expect("running").id()
     }

@@ -160,10 +160,7 @@ impl Profile {
     }
 
     /// Walks `flags… scene`, checking every flag against the lists.
-    pub(crate) fn walk(
-        &self,
-        tokens: &[String],
-    ) -> Result<Walked, ParseError> {
+    pub(crate) fn walk(&self, tokens: &[String]) -> Result<Walked, ParseError> {
         let mut flags: Vec<(&'static FlagSpec, Flag)> = Vec::new();
         let mut i = 0;
         while i < tokens.len() {

@@ -160,6 +160,7 @@ impl TokenStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.fail("read", e)),
         };
+        self.keep_private();
         serde_json::from_slice(&text).map(Some).map_err(|e| {
             self.fail(
                 "read",
@@ -170,6 +171,32 @@ impl TokenStore {
             )
         })
     }
+
+    /// A token file others can read (copied in by hand, restored from a
+    /// backup) is made owner-only again.
+    #[cfg(unix)]
+    fn keep_private(&self) {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(md) = std::fs::metadata(&self.path)
+            && md.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "{} was readable by others; making it readable by its owner only",
+                self.path.display()
+            );
+            if let Err(e) =
+                std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::warn!(
+                    "cannot change the permissions of {}: {e}",
+                    self.path.display()
+                );
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn keep_private(&self) {}
 
     /// Writes through a temp file and a rename, created 0600 from the start
     /// so the secret is never readable by others, not even for a moment.
@@ -472,7 +499,7 @@ impl Login {
             return Err(DropboxError::NoAppKey);
         }
         Ok(Login {
-            settings,
+            settings: settings.normalized(),
             pkce: Pkce::generate(),
         })
     }
@@ -583,11 +610,12 @@ mod tests {
         };
         store.save(&t).expect("save");
         store.save(&t).expect("save again");
-        let mode = std::fs::metadata(store.path())
-            .expect("meta")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(store.path()), 0o600);
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        store.load().expect("load");
+        assert_eq!(mode(store.path()), 0o600, "tightened on load");
         assert_eq!(
             store.load().expect("load").expect("some").refresh_token,
             "r"

@@ -68,6 +68,10 @@ const UPLOAD_LIMIT: usize = 150 * 1024 * 1024;
 const SESSION_CHUNK: usize = 64 * 1024 * 1024;
 /// Compare-and-swap rounds lost before an append gives up.
 const MAX_CAS_ROUNDS: u32 = 200;
+/// How long our own writes must have been quiet before the change feed
+/// is followed, and the most that may add to noticing a change.
+const SETTLE: Duration = Duration::from_millis(150);
+const SETTLE_MAX: Duration = Duration::from_secs(1);
 /// How often to look for a folder that does not exist yet.
 const MISSING_FOLDER_RETRY: Duration = Duration::from_secs(2);
 /// How many of our own revs to remember (a few hours of a busy node).
@@ -230,6 +234,27 @@ struct State {
     clock: u64,
     own: HashSet<String>,
     own_order: VecDeque<String>,
+    /// Uploads of ours in flight, and when the last one ended.
+    writing: u32,
+    last_write: Option<std::time::Instant>,
+}
+
+/// Marks an upload in flight for [`Inner::settle`], until dropped.
+struct Writing<'a>(&'a Inner);
+
+impl<'a> Writing<'a> {
+    fn start(inner: &'a Inner) -> Self {
+        lock(&inner.state).writing += 1;
+        Writing(inner)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.0.state);
+        st.writing = st.writing.saturating_sub(1);
+        st.last_write = Some(std::time::Instant::now());
+    }
 }
 
 impl State {
@@ -530,6 +555,7 @@ impl Inner {
         mode: WriteMode,
     ) -> Result<FileMetadata, DropboxError> {
         const ROUTE: &str = "files/upload";
+        let _writing = Writing::start(self);
         let path = self.path(name);
         // Overwriting with the same bytes again is a no-op, so it may be
         // retried blindly; add and update are compare-and-swap, which only
@@ -700,6 +726,31 @@ impl Inner {
         Ok((cursor, hints))
     }
 
+    /// Waits while this process is writing: each of our uploads wakes the
+    /// longpoll, and a node writes in bursts (LOG.txt, status.json,
+    /// status.txt, active_rend.txt). Following the feed once after the burst
+    /// instead of once per file halves the requests per command. When we
+    /// are not writing (a command arriving at an idle node) there is no wait.
+    async fn settle(&self) {
+        let until = tokio::time::Instant::now() + SETTLE_MAX;
+        loop {
+            let wait = {
+                let st = lock(&self.state);
+                if st.writing > 0 {
+                    Some(SETTLE)
+                } else {
+                    st.last_write
+                        .map(|t| SETTLE.saturating_sub(t.elapsed()))
+                        .filter(|d| !d.is_zero())
+                }
+            };
+            match wait {
+                Some(d) if tokio::time::Instant::now() < until => tokio::time::sleep(d).await,
+                _ => return,
+            }
+        }
+    }
+
     /// One longpoll, then the changes it announced.
     async fn follow(&self, cursor: &str) -> Result<(String, Vec<Hint>), DropboxError> {
         const ROUTE: &str = "files/list_folder/longpoll";
@@ -710,6 +761,7 @@ impl Inner {
         req.timeout = self.longpoll + Duration::from_secs(90 + 30);
         let lp: wire::LongpollResult = api::parse(ROUTE, &self.api.send(req).await?.body)?;
         let out = if lp.changes {
+            self.settle().await;
             self.catch_up(cursor).await?
         } else {
             (cursor.to_string(), Vec::new())
