@@ -21,6 +21,9 @@ pub struct Cli {
     /// app folder, e.g. /Maya (log in first with `droprender login`).
     #[arg(long, value_name = "PATH", global = true)]
     pub dropbox: Option<String>,
+    /// Address one node when several share the folder (`rend@NODE:`).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub node: Option<String>,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -62,17 +65,52 @@ pub enum Cmd {
     },
     /// Revoke the Dropbox login and delete the stored token.
     Logout,
-    /// Show the last lines of LOG.txt.
+    /// Show the last lines of LOG.txt (of every node when several share the folder).
     Log {
         #[arg(short = 'n', default_value_t = 20)]
         n: usize,
         #[arg(long)]
         json: bool,
     },
+    /// Live progress bars for the current job and the queue, until Ctrl-C.
+    Watch {
+        /// Print each new status.json as one JSON line instead of bars.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a running render or drop a queued one: `cancel 12` or `cancel all`.
+    Cancel { job: String },
+    /// Hold the queue after the current job.
+    Pause,
+    /// Release the queue, or continue a suspended render: `resume` / `resume 12`.
+    Resume { job: Option<u64> },
+    /// Freeze a running render (SIGSTOP); `resume N` continues it.
+    Suspend { job: u64 },
+    /// Reorder a queued job: `priority 12 high` (high, normal, low or -100..100).
+    Priority {
+        job: u64,
+        #[arg(allow_hyphen_values = true)]
+        priority: String,
+    },
+    /// Requeue a failed or cancelled job; only its missing frames render.
+    Retry { job: u64 },
+    /// Print shell completions: `droprender completions bash > /etc/bash_completion.d/droprender`.
+    Completions { shell: clap_complete::Shell },
 }
 
 pub fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
+    if let Some(("completions", sub)) = matches.subcommand()
+        && let Some(shell) = sub.get_one::<clap_complete::Shell>("shell")
+    {
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "droprender",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),

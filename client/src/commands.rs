@@ -38,7 +38,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     if let Some(path) = &cli.dropbox {
         let folder = DropboxFolder::from_env(&DropboxSettings::default().with_env(), path)
             .map_err(anyhow::Error::from)?;
-        return exec(&folder, cli.cmd).await;
+        return exec(&folder, cli.cmd, cli.node.as_deref()).await;
     }
     let dir = cli.folder.ok_or_else(|| {
         anyhow!("which folder? pass --folder DIR (or set DROPRENDER_FOLDER), or --dropbox /PATH")
@@ -46,18 +46,40 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     if !dir.is_dir() {
         return Err(anyhow!("the folder {} does not exist", dir.display()).into());
     }
-    exec(&LocalFolder::new(dir), cli.cmd).await
+    exec(&LocalFolder::new(dir), cli.cmd, cli.node.as_deref()).await
+}
+
+/// `word:` or `word@node:`.
+fn prefix(word: &str, node: Option<&str>) -> String {
+    match node {
+        Some(n) => format!("{word}@{n}:"),
+        None => format!("{word}:"),
+    }
 }
 
 /// One subcommand over any folder: the client does not care which storage
 /// carries the files.
-async fn exec<F: Folder>(folder: &F, cmd: Cmd) -> Result<(), Failure> {
+async fn exec<F: Folder>(folder: &F, cmd: Cmd, node: Option<&str>) -> Result<(), Failure> {
+    let p = |w: &str| prefix(w, node);
     match cmd {
         Cmd::Rend { args } => {
-            let line = format!("rend:{}", join_args(&args));
+            let line = format!("{}{}", p("rend"), join_args(&args));
             send(folder, &line).await
         }
         Cmd::Send { line } => send(folder, &line).await,
+        Cmd::Cancel { job } => send(folder, &format!("{} {job}", p("cancel"))).await,
+        Cmd::Pause => send(folder, &p("pause")).await,
+        Cmd::Resume { job } => {
+            let arg = job.map(|j| format!(" {j}")).unwrap_or_default();
+            send(folder, &format!("{}{arg}", p("resume"))).await
+        }
+        Cmd::Suspend { job } => send(folder, &format!("{} {job}", p("suspend"))).await,
+        Cmd::Priority { job, priority } => {
+            send(folder, &format!("{} {job} {priority}", p("priority"))).await
+        }
+        Cmd::Retry { job } => send(folder, &format!("{} {job}", p("retry"))).await,
+        Cmd::Watch { json } => crate::watch::watch(folder, json).await,
+        Cmd::Completions { .. } => Ok(()),
         Cmd::Progress { no_wait, timeout } => {
             progress(folder, no_wait, Duration::from_secs(timeout)).await
         }
@@ -78,7 +100,7 @@ async fn exec<F: Folder>(folder: &F, cmd: Cmd) -> Result<(), Failure> {
             Ok(())
         }
         Cmd::Log { n, json } => {
-            let text = read_text(folder, files::LOG).await?.unwrap_or_default();
+            let text = read_logs(folder).await?;
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(n)..];
             if json {
@@ -107,6 +129,35 @@ async fn exec<F: Folder>(folder: &F, cmd: Cmd) -> Result<(), Failure> {
         }
         Cmd::Login { .. } | Cmd::Logout => Ok(()),
     }
+}
+
+/// LOG.txt, merged with every node's LOG-<name>.txt when several nodes
+/// share the folder (lines start with their time, so a stable sort merges them).
+async fn read_logs<F: Folder>(folder: &F) -> anyhow::Result<String> {
+    let mut names: Vec<String> = folder
+        .list()
+        .await?
+        .into_iter()
+        .map(|e| e.name)
+        .filter(|n| n == files::LOG || (n.starts_with("LOG-") && n.ends_with(".txt")))
+        .collect();
+    names.sort();
+    if names.len() <= 1 {
+        return Ok(read_text(folder, files::LOG).await?.unwrap_or_default());
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for n in &names {
+        let node = n.strip_prefix("LOG-").and_then(|r| r.strip_suffix(".txt"));
+        for l in read_text(folder, n).await?.unwrap_or_default().lines() {
+            lines.push(match node {
+                // Say which node wrote it, after the time.
+                Some(node) if l.len() > 19 => format!("{} [{node}]{}", &l[..19], &l[19..]),
+                _ => l.to_string(),
+            });
+        }
+    }
+    lines.sort_by(|a, b| a.get(..19).cmp(&b.get(..19)));
+    Ok(lines.join("\n") + "\n")
 }
 
 /// `droprender login`: OAuth 2 with PKCE, the code pasted back by hand.
@@ -221,7 +272,7 @@ async fn read_text<F: Folder>(folder: &F, name: &str) -> anyhow::Result<Option<S
         .map(|(_, b)| String::from_utf8_lossy(&b).into_owned()))
 }
 
-async fn read_status<F: Folder>(folder: &F) -> anyhow::Result<StatusDoc> {
+pub(crate) async fn read_status<F: Folder>(folder: &F) -> anyhow::Result<StatusDoc> {
     let text = read_text(folder, files::STATUS_JSON).await?.ok_or_else(|| {
         anyhow!(
             "there is no {} in {}: is a droprender-node running on this folder, and has the sync caught up?",
@@ -233,16 +284,55 @@ async fn read_status<F: Folder>(folder: &F) -> anyhow::Result<StatusDoc> {
 }
 
 async fn status<F: Folder>(folder: &F, json: bool) -> Result<(), Failure> {
-    let doc = read_status(folder).await?;
+    // status.json is the node's (or, with several nodes, the default node's
+    // summary of all of them). Without it, show each node's own file.
+    let docs = match read_status(folder).await {
+        Ok(doc) => vec![doc],
+        Err(e) => {
+            let docs = node_statuses(folder).await?;
+            if docs.is_empty() {
+                return Err(e.into());
+            }
+            docs
+        }
+    };
     if json {
+        let v = if docs.len() == 1 {
+            serde_json::to_value(&docs[0])
+        } else {
+            serde_json::to_value(&docs)
+        }
+        .map_err(anyhow::Error::from)?;
         println!(
             "{}",
-            serde_json::to_string_pretty(&doc).map_err(anyhow::Error::from)?
+            serde_json::to_string_pretty(&v).map_err(anyhow::Error::from)?
         );
     } else {
-        print!("{}", doc.to_text());
+        let texts: Vec<String> = docs.iter().map(StatusDoc::to_text).collect();
+        print!("{}", texts.join("\n"));
     }
     Ok(())
+}
+
+/// Every `status-<node>.json` in the folder.
+pub(crate) async fn node_statuses<F: Folder>(folder: &F) -> anyhow::Result<Vec<StatusDoc>> {
+    let mut out = Vec::new();
+    let mut names: Vec<String> = folder
+        .list()
+        .await?
+        .into_iter()
+        .map(|e| e.name)
+        .filter(|n| files::status_json_node(n).is_some())
+        .collect();
+    names.sort();
+    for n in names {
+        if let Some(t) = read_text(folder, &n).await?
+            && let Ok(doc) = serde_json::from_str(&t)
+        {
+            out.push(doc);
+        }
+    }
+    Ok(out)
 }
 
 /// Appends `progress:` and waits until LOG.txt shows the node's answer.

@@ -4,5 +4,6 @@
 
 pub mod cli;
 pub mod commands;
+pub mod watch;
 
 pub use cli::main;

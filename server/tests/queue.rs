@@ -31,8 +31,12 @@ fn cancel_mid_render_leaves_no_process_behind() {
     rig.wait_until("a frame", || !rig.frames("job-0001").is_empty());
     let pid = render_pid(&rig);
     assert!(alive(pid));
-    let out = rig.client(&["send", "cancel: 1"]);
-    assert!(out.status.success());
+    let out = rig.client(&["cancel", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     rig.wait_events("cancelled", 1);
     rig.wait_until("the renderer to be gone", || !alive(pid));
     rig.wait_events("finished", 1);
@@ -67,7 +71,19 @@ fn priority_reorders_the_queue_and_pause_holds_it() {
         rig.log()
     );
     assert_eq!(rig.status().state, "paused");
-    rig.append(b"priority: 4 high\npriority: 2 -5\n");
+    for args in [["priority", "4", "high"], ["priority", "2", "-5"]] {
+        let out = rig.client(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        rig.client(&["priority", "2", "urgent"]).status.code(),
+        Some(2),
+        "refused locally"
+    );
     rig.wait_until("priorities logged", || {
         rig.log().matches("queue order now").count() == 2
     });
@@ -82,7 +98,7 @@ fn priority_reorders_the_queue_and_pause_holds_it() {
     });
     let order: Vec<u64> = rig.status().queue.iter().map(|j| j.id).collect();
     assert_eq!(order, [4, 1, 2, 3]);
-    rig.append(b"resume:\n");
+    assert!(rig.client(&["resume"]).status.success());
     rig.wait_events("finished", 4);
     let started: Vec<String> = rig.log_events("started");
     let ids: Vec<&str> = started
@@ -205,7 +221,7 @@ fn suspend_resume_retry_status_and_help() {
     rig.append(b"rend:-s 1 -e 12 scenes/shot01.ma\n");
     rig.wait_until("a frame", || !rig.frames("job-0001").is_empty());
     let pid = render_pid(&rig);
-    rig.append(b"suspend: 1\n");
+    assert!(rig.client(&["suspend", "1"]).status.success());
     rig.wait_until("SIGSTOP", || proc_state(pid) == Some('T'));
     rig.wait_until("status to say suspended", || {
         rig.status().current.is_some_and(|c| c.state == "suspended")
@@ -217,10 +233,10 @@ fn suspend_resume_retry_status_and_help() {
         frozen,
         "no progress while suspended"
     );
-    rig.append(b"resume: 1\n");
+    assert!(rig.client(&["resume", "1"]).status.success());
     rig.wait_until("SIGCONT", || proc_state(pid) != Some('T'));
     rig.wait_until("more frames", || rig.frames("job-0001").len() > frozen + 1);
-    rig.append(b"cancel: 1\n");
+    assert!(rig.client(&["cancel", "1"]).status.success());
     rig.wait_events("cancelled", 1);
     let on_disk = rig.frames("job-0001").len();
     assert!(on_disk < 12);
@@ -246,6 +262,40 @@ fn suspend_resume_retry_status_and_help() {
         "{}",
         rig.log()
     );
+}
+
+#[test]
+fn watch_streams_status_and_completions_are_generated() {
+    let mut rig = Rig::new();
+    rig.set_env("RENDER_SIM_STEP_MS", "30");
+    rig.start();
+    rig.append(b"rend:-s 1 -e 4 scenes/shot01.ma\n");
+    let mut child = std::process::Command::new(common::client_bin())
+        .arg("--folder")
+        .arg(&rig.folder)
+        .args(["watch", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("watch");
+    rig.wait_events("finished", 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let docs: Vec<droprender_shared::status::StatusDoc> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one status per line"))
+        .collect();
+    assert!(
+        docs.len() >= 2,
+        "watch saw the status change: {}",
+        docs.len()
+    );
+    assert!(
+        docs.last()
+            .is_some_and(|d| d.recent.first().is_some_and(|j| j.state == "finished"))
+    );
+    let out = rig.client(&["completions", "bash"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("droprender"));
 }
 
 // ----- a tiny HTTP receiver for webhooks -----
