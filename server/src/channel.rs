@@ -87,6 +87,13 @@ fn split_lines(buf: &[u8]) -> (Vec<&[u8]>, Option<&[u8]>) {
 
 /// Identity text and parse result of one raw line; `None` for blanks/comments.
 fn classify(ledger: &Ledger, raw: &[u8]) -> Option<(u128, String, Result<Command, ParseError>)> {
+    // Fix (found by tests/reconciler_model.rs): the `\r` of a CRLF ending is
+    // part of the line ending, not of the line. Normalisation drops it from
+    // text, but an unreadable line (invalid UTF-8, NUL, too long) is named by
+    // its raw bytes, so `\r` made it another line: a phone's CRLF rewrite
+    // rejected it again, and when the `\r\n` ended an unterminated line
+    // already accepted, the fast path and the slow path named it differently.
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     match normalize_line(raw) {
         Ok(Normalized::Ignored) => None,
         Ok(Normalized::Text(t)) => {

@@ -159,6 +159,9 @@ pub struct BlenderFile {
 #[serde(deny_unknown_fields)]
 pub struct StatusFile {
     pub recent_jobs: Option<usize>,
+    /// While rendering, rewrite status files for progress at most this often
+    /// (default 1 s; 10 s in Dropbox API mode, where each write is an upload).
+    pub progress_secs: Option<f64>,
 }
 
 /// Flags given on the command line (they win over the file).
@@ -222,6 +225,7 @@ pub struct Config {
     pub grace: Duration,
     pub allow_projects_in_folder: bool,
     pub recent_jobs: usize,
+    pub progress_every: Duration,
     pub preview_every: u32,
     pub scene_stable: Duration,
     pub log_file: Option<PathBuf>,
@@ -316,6 +320,7 @@ impl Config {
             (None, Some(p)) => FolderSpec::Local(p),
             (None, None) => return Err(ConfigError::Missing("folder")),
         };
+        let is_dropbox = matches!(folder, FolderSpec::Dropbox(_));
         let projects = o
             .projects
             .or(f.projects)
@@ -416,6 +421,12 @@ impl Config {
             grace: secs(f.grace_secs.unwrap_or(10.0), "grace_secs")?,
             allow_projects_in_folder: f.allow_projects_in_folder.unwrap_or(false),
             recent_jobs: f.status.recent_jobs.unwrap_or(10),
+            progress_every: secs(
+                f.status
+                    .progress_secs
+                    .unwrap_or(if is_dropbox { 10.0 } else { 1.0 }),
+                "status.progress_secs",
+            )?,
             preview_every: f.preview.every_frames.unwrap_or(0),
             scene_stable: Duration::try_from_secs_f64(f.scene_stable_secs.unwrap_or(3.0)).map_err(
                 |_| ConfigError::Invalid("scene_stable_secs must be 0 or more seconds".into()),

@@ -1130,10 +1130,10 @@ impl<F: Folder> Node<F> {
         }
     }
 
-    /// Progress-only changes are written at most once a second.
+    /// Progress-only changes are written at most every `[status] progress_secs`.
     fn progress_changed(&mut self) {
         if self.status_due.is_none() {
-            self.status_due = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+            self.status_due = Some(tokio::time::Instant::now() + self.cfg.progress_every);
         }
     }
 

@@ -792,7 +792,7 @@ impl Runner {
             .settings
             .node_program
             .clone()
-            .or_else(|| std::env::current_exe().ok())
+            .or_else(|| std::env::current_exe().ok().map(|p| undeleted(&p)))
             .unwrap_or_else(|| PathBuf::from("droprender-node"))
     }
 
@@ -956,10 +956,11 @@ impl Runner {
                     .parser
                     .get_mut()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                match parser.line(line.trim_end()) {
-                    // Frames come from the disk (once each); errors from the end's evaluation.
-                    Some(p @ (Progress::FrameStarted(_) | Progress::Percent(_))) => out.push(p),
-                    _ => {}
+                // Frames come from the disk (once each); errors from the end's evaluation.
+                if let Some(p @ (Progress::FrameStarted(_) | Progress::Percent(_))) =
+                    parser.line(line.trim_end())
+                {
+                    out.push(p);
                 }
             }
         }
@@ -1092,6 +1093,16 @@ impl Runner {
             ));
         }
         Outcome::Failed(parts.join("; "))
+    }
+}
+
+/// Linux names a running program whose file was replaced (an upgrade, a
+/// rebuild) `<path> (deleted)`; the tasks must run the file now at `<path>`.
+fn undeleted(exe: &Path) -> PathBuf {
+    let bytes = exe.as_os_str().as_bytes();
+    match bytes.strip_suffix(b" (deleted)") {
+        Some(b) if !exe.exists() => PathBuf::from(OsStr::from_bytes(b)),
+        _ => exe.to_path_buf(),
     }
 }
 
@@ -1311,6 +1322,15 @@ mod tests {
         assert_eq!(parse_parsable("42;cluster\n").as_deref(), Some("42"));
         assert_eq!(parse_parsable("Submitted batch job 42"), None);
         assert_eq!(parse_parsable(""), None);
+    }
+
+    #[test]
+    fn a_replaced_binary_is_found_at_its_path() {
+        assert_eq!(
+            undeleted(Path::new("/no/such/droprender-node (deleted)")),
+            Path::new("/no/such/droprender-node")
+        );
+        assert_eq!(undeleted(Path::new("/bin/sh")), Path::new("/bin/sh"));
     }
 
     #[test]
