@@ -241,12 +241,12 @@ impl<F: Folder> Node<F> {
                     j.proc = None;
                     j.message = Some("the node stopped while it was rendering".into());
                     self.ledger.put_job(j.clone())?;
-                    self.say_job(
-                        Ev::Interrupted,
-                        j.id,
-                        "the node stopped while rendering (crash or power loss); it resumes from its first missing frame"
-                            .to_string(),
-                    );
+                    let text = match &j.slurm {
+                        Some(farm) => format!("the node stopped while Slurm job {farm} ran; re-attaching to it"),
+                        None => "the node stopped while rendering (crash or power loss); it resumes from its first missing frame".to_string(),
+                    };
+                    self.say_job(Ev::Interrupted, j.id, text);
+
                     self.queue.push(j.id);
                 }
                 JobState::Interrupted | JobState::Queued => self.queue.push(j.id),
@@ -997,6 +997,7 @@ impl<F: Folder> Node<F> {
                     tag: process::tag(&self.node_id, id),
                     settings: settings.clone(),
                     timeout: wjob.timeout,
+                    kind: job.request.renderer,
                 };
                 tokio::spawn(slurm::run(sjob, self.worker_tx.clone(), ctl_rx));
             }
@@ -1013,7 +1014,16 @@ impl<F: Folder> Node<F> {
             _ => "the scene's frames".to_string(),
         };
         let scene = rec_scene(&rec);
-        let (ev, verb) = if resuming && !done.is_empty() {
+        let attaching = matches!(self.cfg.executor, Executor::Slurm(_)) && rec.slurm.is_some();
+        let (ev, verb) = if let (true, Some(farm)) = (attaching, &rec.slurm) {
+            (
+                Ev::Resumed,
+                format!(
+                    "re-attaching to Slurm job {farm} ({} frame(s) on disk)",
+                    done.len()
+                ),
+            )
+        } else if resuming && !done.is_empty() {
             (
                 Ev::Resumed,
                 format!("{} frame(s) already on disk; rendering {what}", done.len()),
@@ -1420,6 +1430,13 @@ impl<F: Folder> Node<F> {
                 }
                 self.ledger.set_paused(false).map_err(|e| e.to_string())?;
                 Ok(Some((Ev::Node, None, "queue resumed".into())))
+            }
+            Action::Suspend(id) | Action::Resume(Some(id))
+                if matches!(self.cfg.executor, Executor::Slurm(_)) =>
+            {
+                Err(format!(
+                    "job {id} runs on Slurm, whose tasks cannot be suspended from here; `cancel: {id}` then `retry: {id}` renders the missing frames later"
+                ))
             }
             Action::Suspend(id) | Action::Resume(Some(id)) => {
                 let suspend = matches!(cmd.action, Action::Suspend(_));

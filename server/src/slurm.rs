@@ -78,6 +78,8 @@ pub struct Job {
     pub tag: String,
     pub settings: SlurmSettings,
     pub timeout: Option<Duration>,
+    /// Which renderer's output parser reads the task logs.
+    pub kind: droprender_shared::profile::RendererKind,
 }
 
 /// How long to wait before asking Slurm again after sbatch (or the name
@@ -939,7 +941,7 @@ impl Runner {
             let tail = self.logs.entry(k).or_insert_with(|| LogTail {
                 offset: 0,
                 partial: Vec::new(),
-                parser: std::sync::Mutex::new(parser_for(spec)),
+                parser: std::sync::Mutex::new(parser_for(self.job.kind, spec)),
             });
             let mut buf = Vec::new();
             if f.seek(SeekFrom::Start(tail.offset)).is_err()
@@ -1112,22 +1114,17 @@ fn parse_parsable(out: &str) -> Option<String> {
     (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
 }
 
-/// The output parser for a task's renderer. Tasks carry argv, not the
-/// renderer kind: a program named like Blender gets Blender's parser, any
-/// other Maya's (with its `-r`).
-fn parser_for(spec: Option<&TaskSpec>) -> Box<dyn LineParser> {
-    let Some(spec) = spec else {
-        return Box::new(renderer::maya::Parser::new(None));
-    };
-    let program = spec.program();
-    let name = program
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    if name.contains("blender") {
+/// The output parser for a task's renderer (Maya's with the task's `-r`).
+fn parser_for(
+    kind: droprender_shared::profile::RendererKind,
+    spec: Option<&TaskSpec>,
+) -> Box<dyn LineParser> {
+    if kind == droprender_shared::profile::RendererKind::Blender {
         return Box::new(renderer::blender::Parser::default());
     }
-    let args: Vec<OsString> = spec.args.iter().map(Arg::to_os).collect();
+    let args: Vec<OsString> = spec
+        .map(|s| s.args.iter().map(Arg::to_os).collect())
+        .unwrap_or_default();
     let r = args
         .iter()
         .position(|a| a == "-r")

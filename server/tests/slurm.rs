@@ -25,10 +25,13 @@ fn job_name(id: u64) -> String {
 
 /// A rig whose node sends renders to the cluster, chunk 3, polling every 0.2 s.
 fn slurm_rig(cluster: &Cluster, extra: &str) -> Rig {
+    slurm_rig_on(cluster, cluster::PARTITION, extra)
+}
+
+fn slurm_rig_on(cluster: &Cluster, partition: &str, extra: &str) -> Rig {
     let mut rig = Rig::new();
     rig.configure(&format!(
-        "name = \"{NODE_NAME}\"\n[executor]\nkind = \"slurm\"\npartition = \"{}\"\nchunk = 3\npoll_secs = 0.2\n{extra}",
-        cluster::PARTITION
+        "name = \"{NODE_NAME}\"\n[executor]\nkind = \"slurm\"\npartition = \"{partition}\"\nchunk = 3\npoll_secs = 0.2\n{extra}"
     ));
     rig.set_env("SLURM_CONF", &cluster.conf.display().to_string());
     rig
@@ -242,6 +245,32 @@ fn cancel_stops_every_task() {
 }
 
 #[test]
+fn a_refused_submission_waits_with_a_note_and_can_be_cancelled() {
+    let Some(cluster) = Cluster::start(2) else {
+        return;
+    };
+    let mut rig = slurm_rig_on(&cluster, "nope", "");
+    rig.start();
+    rig.append(b"rend:-r sw -s 1 -e 3 scenes/shot01.ma\n");
+    wait_long(&rig, "the sbatch note", 60, || {
+        rig.log_events("waiting").iter().any(|l| {
+            l.contains("sbatch failed:")
+                && l.contains("Invalid partition name specified")
+                && l.contains("retrying in 30 s")
+        })
+    });
+    // The job waits (it is not failed or lost) until cancelled.
+    assert!(rig.log_events("failed").is_empty(), "{}", rig.log());
+    rig.append(b"cancel: 1\n");
+    wait_long(&rig, "the cancel", 30, || {
+        !rig.log_events("cancelled").is_empty()
+    });
+    assert!(cluster.array_ids(&job_name(1)).is_empty());
+    assert!(rig.render_calls().is_empty());
+    let _ = rig.stop();
+}
+
+#[test]
 fn a_failed_chunk_is_retried_and_the_job_finishes() {
     let Some(cluster) = Cluster::start(2) else {
         return;
@@ -285,7 +314,7 @@ fn a_killed_node_reattaches_and_never_submits_twice() {
         return;
     };
     let mut rig = slurm_rig(&cluster, "max_tasks = 2\n");
-    rig.set_env("RENDER_SIM_STEP_MS", "100");
+    rig.set_env("RENDER_SIM_STEP_MS", "150");
     rig.start();
     rig.append(b"rend:-r sw -s 1 -e 12 scenes/shot01.ma\n");
     wait_long(&rig, "the submission and a frame", 60, || {
@@ -295,11 +324,21 @@ fn a_killed_node_reattaches_and_never_submits_twice() {
     let running = farm_processes(&rig);
     assert!(!running.is_empty(), "the farm tasks outlive the node");
     rig.start();
+    wait_long(&rig, "the re-attach", 60, || {
+        rig.log().contains("re-attached to Slurm job")
+    });
+    // A clean stop (SIGTERM) leaves the farm job alone too; the next start re-attaches.
+    assert!(rig.stop().success());
+    assert!(
+        !cluster.active(&job_name(1)).is_empty(),
+        "the array still runs after the node stopped"
+    );
+    rig.start();
     wait_end(&rig, 120);
     let log = rig.log();
     assert_eq!(rig.log_events("finished").len(), 1, "{log}");
     eprintln!("--- LOG.txt ---\n{log}");
-    assert!(log.contains("re-attached to Slurm job"), "{log}");
+    assert_eq!(log.matches("re-attached to Slurm job").count(), 2, "{log}");
     assert!(
         !log.contains("left over from before a crash"),
         "the restart must not kill farm tasks: {log}"
@@ -367,12 +406,15 @@ fn stamps(path: &Path) -> Vec<u64> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| l.trim().parse().ok())
+        // `<start> [<main>]`: the first field is when the process began.
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
 }
 
 struct Run {
     wall_s: f64,
+    /// Every task's start, seconds after sbatch returned.
+    starts_s: Vec<f64>,
     submit_to_first_start_s: Option<f64>,
     append_to_first_start_s: f64,
 }
@@ -401,10 +443,16 @@ fn timed_run(cluster: Option<&Cluster>) -> Run {
     let wall_s = clock.elapsed().as_secs_f64();
     assert_eq!(rig.log_events("finished").len(), 1, "{}", rig.log());
     assert_eq!(rig.frames("job-0001").len(), 12);
-    let first = stamps(&stamp).into_iter().min().expect("a start stamp");
+    let mut all = stamps(&stamp);
+    all.sort_unstable();
+    let first = *all.first().expect("a start stamp");
     let _ = rig.stop();
     Run {
         wall_s,
+        starts_s: all
+            .iter()
+            .map(|t| (*t as f64 - submitted.unwrap_or(t0) as f64) / 1e9)
+            .collect(),
         submit_to_first_start_s: submitted.map(|s| (first as f64 - s as f64) / 1e9),
         append_to_first_start_s: (first - t0) as f64 / 1e9,
     }
@@ -429,7 +477,8 @@ fn measured_slurm_overhead_and_throughput() {
          local executor:      wall {:.2} s, {:.0} frames/min, append → renderer start {:.3} s\n\
          slurm, 1 core:       wall {:.2} s, {:.0} frames/min, append → first task {:.3} s, sbatch → first task {:.3} s\n\
          slurm, 2 cores:      wall {:.2} s, {:.0} frames/min, append → first task {:.3} s, sbatch → first task {:.3} s\n\
-         per-job overhead (slurm 1 core − local): {:.2} s\n",
+         per-job overhead (slurm 1 core − local): {:.2} s\n\
+         task starts after sbatch, 1 core: {:.2?} s; 2 cores: {:.2?} s\n",
         local.wall_s,
         fpm(&local),
         local.append_to_first_start_s,
@@ -442,6 +491,8 @@ fn measured_slurm_overhead_and_throughput() {
         two.append_to_first_start_s,
         two.submit_to_first_start_s.unwrap_or(f64::NAN),
         one.wall_s - local.wall_s,
+        one.starts_s,
+        two.starts_s,
     );
     assert!(one.submit_to_first_start_s.is_some() && two.submit_to_first_start_s.is_some());
 }

@@ -103,12 +103,14 @@
 //! | --- | --- |
 //! | `RENDER_SIM_STEP_MS` | pause after each renderer line, ms (default 20) |
 //! | `RENDER_SIM_FAIL_AT_FRAME=k` | at scene frame k, halfway through its lines: `// Error: Frame rendering aborted //`, exit 211 |
+//! | `RENDER_SIM_FAIL_ONCE_FILE=file` | with `RENDER_SIM_FAIL_AT_FRAME`: fail only if this file does not exist yet, and create it (so only the first attempt fails) |
 //! | `RENDER_SIM_CRASH_AT_FRAME=k` | at frame k, halfway: `abort()` (SIGABRT) |
 //! | `RENDER_SIM_HANG_AT_FRAME=k` | at frame k, halfway: stop printing and sleep until killed |
 //! | `RENDER_SIM_EXIT_CODE=n` | exit with n instead of 0 after a successful render |
 //! | `RENDER_SIM_ARGV_LOG=file` | first thing: append argv as one JSON array line |
 //! | `RENDER_SIM_MEL_LOG=file` | append `MEL-EXECUTED <flag> <value>` for each MEL hook run |
 //! | `RENDER_SIM_PID_FILE=file` | write the simulator's pid at start |
+//! | `RENDER_SIM_START_STAMP=file` | very first thing: append one line `<start> <main>`, `CLOCK_MONOTONIC` nanoseconds: when this process was created (its CPU and run-queue time, from `/proc/self/schedstat`, subtracted: the loader's work on the simulator is not the caller's latency) and when `run` began (benchmarks time command → renderer start with it) |
 //!
 //! SIGTERM and SIGINT keep their default action: the process dies.
 
@@ -138,6 +140,10 @@ pub const EXIT_RENDER_ERROR: i32 = 211;
 /// Runs the simulator with argv (excluding argv\[0\]) and returns the process
 /// exit code. Reads its knobs from the process environment.
 pub fn run(args: Vec<OsString>) -> i32 {
+    // Before anything else, so the stamp is as close to exec as we can get.
+    if let Some(stamp) = std::env::var_os("RENDER_SIM_START_STAMP").filter(|v| !v.is_empty()) {
+        stamp_start(Path::new(&stamp));
+    }
     let knobs = Knobs::from_env();
     if let Some(log) = &knobs.argv_log {
         let argv: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
@@ -177,6 +183,50 @@ pub fn run(args: Vec<OsString>) -> i32 {
     }
 }
 
+/// `RENDER_SIM_START_STAMP`: appends `<start> <main>` and a newline, both
+/// `CLOCK_MONOTONIC` nanoseconds.
+///
+/// `<main>` is now, as `run` begins. `std::time::Instant` is
+/// `CLOCK_MONOTONIC` on Linux, and std offers its raw value only through
+/// `Debug` (`Instant { tv_sec: S, tv_nsec: N }`); this crate has no libc
+/// binding and no unsafe code, so the stamp is parsed from there.
+///
+/// `<start>` is when the process was created (by its parent's fork/spawn):
+/// `<main>` minus the time the process has spent on a CPU or waiting for one
+/// (`/proc/self/schedstat`: run and run-queue wait, counted from creation,
+/// across the exec). It leaves out the loader's work on this binary, which
+/// is the simulator's own start-up, not the caller's latency. Time blocked on
+/// I/O is not in schedstat, so `<start>` can only be late, never early.
+/// Without schedstat, `<start>` equals `<main>`.
+///
+/// Anything unparseable is reported on stderr and not stamped.
+fn stamp_start(path: &Path) {
+    let shown = format!("{:?}", Instant::now());
+    let field = |name: &str| -> Option<u64> {
+        let rest = &shown[shown.find(name)? + name.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let (Some(s), Some(n)) = (field("tv_sec: "), field("tv_nsec: ")) else {
+        eprintln!("render-sim: cannot read CLOCK_MONOTONIC from {shown:?}; no start stamp");
+        return;
+    };
+    let main = s * 1_000_000_000 + n;
+    let age: u64 = fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .map(|st| {
+            st.split_whitespace()
+                .take(2)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    let line = format!("{} {main}", main.saturating_sub(age));
+    if let Err(e) = append_line(path, &line) {
+        eprintln!("render-sim: cannot append to {}: {e}", path.display());
+    }
+}
+
 /// The environment knobs (see the crate docs).
 #[derive(Debug, Default)]
 struct Knobs {
@@ -188,6 +238,7 @@ struct Knobs {
     argv_log: Option<PathBuf>,
     mel_log: Option<PathBuf>,
     pid_file: Option<PathBuf>,
+    fail_once: Option<PathBuf>,
 }
 
 impl Knobs {
@@ -206,6 +257,20 @@ impl Knobs {
             argv_log: path("RENDER_SIM_ARGV_LOG"),
             mel_log: path("RENDER_SIM_MEL_LOG"),
             pid_file: path("RENDER_SIM_PID_FILE"),
+            fail_once: path("RENDER_SIM_FAIL_ONCE_FILE"),
+        }
+    }
+
+    /// `RENDER_SIM_FAIL_ONCE_FILE`: the failure happens only for the process
+    /// that creates the marker file (atomically), so a retry renders the frame.
+    fn first_failure(&self) -> bool {
+        match &self.fail_once {
+            None => true,
+            Some(marker) => OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(marker)
+                .is_ok(),
         }
     }
 
@@ -215,7 +280,7 @@ impl Knobs {
             Fate::Crash
         } else if at(self.hang_at) {
             Fate::Hang
-        } else if at(self.fail_at) {
+        } else if at(self.fail_at) && self.first_failure() {
             Fate::Fail
         } else {
             Fate::Render
