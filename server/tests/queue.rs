@@ -298,6 +298,31 @@ fn watch_streams_status_and_completions_are_generated() {
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("droprender"));
 }
 
+#[test]
+fn a_job_timeout_stops_the_render_and_retries_render_the_rest() {
+    let mut rig = Rig::new();
+    rig.set_env("RENDER_SIM_STEP_MS", "60");
+    rig.start();
+    // Frames take ~0.6 s each: a 2 s timeout stops the first attempt midway.
+    rig.append(b"rend:-s 1 -e 6 scenes/shot01.ma timeout=2s retries=3\n");
+    rig.wait_events("retrying", 1);
+    let r = &rig.log_events("retrying")[0];
+    assert!(
+        r.contains("timed out: it ran longer than its timeout of 2s"),
+        "{r}"
+    );
+    rig.wait_events("finished", 1);
+    assert_eq!(rig.frames("job-0001").len(), 6);
+    let calls = rig.render_calls();
+    assert!(calls.len() >= 2, "{calls:?}");
+    let s = calls[1].iter().position(|a| a == "-s").expect("-s");
+    assert_ne!(
+        calls[1][s + 1],
+        "1",
+        "the retry renders only the missing frames"
+    );
+}
+
 // ----- a tiny HTTP receiver for webhooks -----
 
 #[derive(Clone, Debug)]

@@ -95,3 +95,23 @@ fn a_half_synced_scene_waits_until_it_is_stable() {
         "rendered before the scene was stable for 3 s"
     );
 }
+
+#[test]
+fn previews_refresh_every_n_frames_when_configured() {
+    let mut rig = Rig::new();
+    rig.set_env("RENDER_SIM_STEP_MS", "20");
+    rig.configure("[preview]\nevery_frames = 2\n");
+    rig.start();
+    rig.append(b"rend:-s 1 -e 4 scenes/shot01.ma\n");
+    // No `progress:` was sent: the previews come from finished frames alone.
+    rig.wait_until("an automatic preview", || {
+        rig.folder.join("preview.jpg").exists()
+    });
+    rig.wait_events("finished", 1);
+    let jpg = std::fs::read(rig.folder.join("contact.jpg")).expect("contact.jpg");
+    image::load_from_memory_with_format(&jpg, image::ImageFormat::Jpeg).expect("decodes");
+    assert!(
+        rig.log_events("progress").is_empty(),
+        "automatic previews are not LOG news"
+    );
+}

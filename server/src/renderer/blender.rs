@@ -189,6 +189,76 @@ mod tests {
     use super::*;
 
     #[test]
+    fn argv_order_and_resume_runs() {
+        use droprender_shared::command::{Action, parse_str};
+        let Ok(Some((_, cmd))) = parse_str("rend:blender -s 1 -e 6 -t 2 -res 64x48 shot.blend")
+        else {
+            panic!("parses")
+        };
+        let Action::Render(request) = cmd.action else {
+            panic!("render")
+        };
+        let cfg = crate::config::Config::merge(
+            crate::config::FileConfig::default(),
+            crate::config::Overrides {
+                folder: Some("/f".into()),
+                projects: Some("/p".into()),
+                output: Some("/o".into()),
+                state: Some("/s".into()),
+                ..Default::default()
+            },
+        )
+        .expect("config");
+        let job = Resolved {
+            request,
+            scene: "/p/shot.blend".into(),
+            output_dir: "/o/job".into(),
+            project: None,
+        };
+        let done: BTreeSet<i64> = [1, 2, 5].into_iter().collect();
+        let invs = plan(&cfg, &job, &done);
+        let argv: Vec<Vec<String>> = invs
+            .iter()
+            .map(|i| {
+                i.args
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect()
+            })
+            .collect();
+        // Missing 3-4 and 6: one invocation per run; -b, the scene, -Y first,
+        // options before -a, validated values only after `--`.
+        assert_eq!(argv.len(), 2);
+        assert_eq!(
+            argv[0],
+            [
+                "-b",
+                "/p/shot.blend",
+                "-Y",
+                "-E",
+                "CYCLES",
+                "-o",
+                "/o/job/shot_####",
+                "-F",
+                "PNG",
+                "-t",
+                "2",
+                "-s",
+                "3",
+                "-e",
+                "4",
+                "--python",
+                "/s/blender_setup.py",
+                "-a",
+                "--",
+                "--res",
+                "64x48"
+            ]
+        );
+        assert_eq!(&argv[1][11..15], ["-s", "6", "-e", "6"]);
+    }
+
+    #[test]
     fn measured_lines_parse() {
         let mut p = Parser::default();
         let lines = [
