@@ -246,11 +246,23 @@ async fn send<F: Folder>(folder: &F, raw: &str) -> Result<(), Failure> {
         Ok(None) => return Err(Failure::Refused("the line is empty or a comment".into())),
         Err(e) => return Err(Failure::Refused(refusal(&e))),
     };
-    let bytes = format!("{text}\n").into_bytes();
+    let mut bytes = format!("{text}\n").into_bytes();
     if bytes.len() > droprender_shared::normalize::MAX_LINE_BYTES {
         return Err(Failure::Refused(
             "the line is longer than 4096 bytes".into(),
         ));
+    }
+    // A phone may have saved the file without a final newline: end that line
+    // first, or ours would be glued onto it.
+    if let Some(meta) = folder.stat(files::COMMANDS).await.map_err(anyhow::Error::from)?
+        && meta.size > 0
+        && let Some((_, last)) = folder
+            .read_from(files::COMMANDS, meta.size - 1)
+            .await
+            .map_err(anyhow::Error::from)?
+        && last.last().is_some_and(|b| *b != b'\n')
+    {
+        bytes.insert(0, b'\n');
     }
     folder
         .append(files::COMMANDS, bytes)

@@ -27,7 +27,7 @@ use droprender_shared::normalize::{Normalized, normalize_line};
 use droprender_shared::storage::{Folder, StorageError};
 use siphasher::sip::SipHasher13;
 
-use crate::ledger::{Batch, Count, Cursor, Ledger, TAIL};
+use crate::ledger::{Batch, Count, Cursor, Ledger, Rewrite, TAIL};
 
 /// How long a file must be unchanged before an unterminated last line counts.
 pub const QUIET: Duration = Duration::from_secs(2);
@@ -49,8 +49,9 @@ pub struct Plan {
     pub repeats: Vec<(u64, String)>,
     pub source: Source,
     pub batch: Batch,
-    /// The slow path's whole new count table (replaces the ledger's).
-    pub rebase: Option<HashMap<u128, Count>>,
+    /// The slow path's rewritten commands.txt: every text in it, with its
+    /// occurrences there and its new count (see [`Ledger::rebase`]).
+    pub rebase: Option<Rewrite>,
     pub new_lines: Vec<NewLine>,
     /// Lines skipped as history (first start) or as already seen (rewrite).
     pub skipped: u64,
@@ -85,8 +86,36 @@ fn split_lines(buf: &[u8]) -> (Vec<&[u8]>, Option<&[u8]>) {
     (lines, last)
 }
 
-/// Identity text and parse result of one raw line; `None` for blanks/comments.
-fn classify(ledger: &Ledger, raw: &[u8]) -> Option<(u128, String, Result<Command, ParseError>)> {
+/// One line's identity: its text hash and the text, not yet parsed.
+///
+/// Perf (found by benches/bench.rs, history row): `classify` used to parse
+/// every line. The slow path reads the whole file after a rewrite or at first
+/// start, where nearly every line is already known or history, and parsing
+/// (the profiles' allow-list walk) was the largest cost of a 1,000,000-line
+/// rewrite. Lines are now parsed only when they turn out to be new.
+struct Identified {
+    hash: u128,
+    text: String,
+    /// Why the line is not even text (too long, NUL, not UTF-8).
+    unreadable: Option<ParseError>,
+}
+
+impl Identified {
+    fn into_new_line(self, lineno: u64) -> NewLine {
+        let parsed = match self.unreadable {
+            Some(e) => Err(e),
+            None => parse_normalized(&self.text),
+        };
+        NewLine {
+            lineno,
+            text: self.text,
+            parsed,
+        }
+    }
+}
+
+/// Identity of one raw line; `None` for blanks/comments.
+fn classify(ledger: &Ledger, raw: &[u8]) -> Option<Identified> {
     // Fix (found by tests/reconciler_model.rs): the `\r` of a CRLF ending is
     // part of the line ending, not of the line. Normalisation drops it from
     // text, but an unreadable line (invalid UTF-8, NUL, too long) is named by
@@ -96,17 +125,18 @@ fn classify(ledger: &Ledger, raw: &[u8]) -> Option<(u128, String, Result<Command
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     match normalize_line(raw) {
         Ok(Normalized::Ignored) => None,
-        Ok(Normalized::Text(t)) => {
-            let parsed = parse_normalized(&t);
-            Some((ledger.hash(&t), t, parsed))
-        }
+        Ok(Normalized::Text(text)) => Some(Identified {
+            hash: ledger.hash(&text),
+            text,
+            unreadable: None,
+        }),
         Err(e) => {
             let shown = lossy(raw);
-            Some((
-                ledger.hash(&format!("\0raw\0{shown}")),
-                shown,
-                Err(e.into()),
-            ))
+            Some(Identified {
+                hash: ledger.hash(&format!("\0raw\0{shown}")),
+                text: shown,
+                unreadable: Some(e.into()),
+            })
         }
     }
 }
@@ -225,23 +255,20 @@ impl Channel {
         let mut skipped = 0;
         for (i, raw) in lines.iter().enumerate() {
             let lineno = first + i as u64 + 1;
-            let Some((h, text, parsed)) = classify(ledger, raw) else {
+            let Some(line) = classify(ledger, raw) else {
                 continue;
             };
+            let h = line.hash;
             let c = counts.entry(h).or_insert_with(|| ledger.count(h));
             if c.deficit == 0 {
                 c.seen += 1;
-                new_lines.push(NewLine {
-                    lineno,
-                    text,
-                    parsed,
-                });
+                new_lines.push(line.into_new_line(lineno));
             } else {
                 // commands.txt catches up with occurrences that already ran
                 // (from a copy, or before a rewrite deleted them).
                 c.deficit -= 1;
                 skipped += 1;
-                repeats.push((lineno, text));
+                repeats.push((lineno, line.text));
             }
         }
         let end = overlap + consumed;
@@ -303,21 +330,21 @@ impl Channel {
             consumed = buf.len();
         }
         let main = matches!(source, Source::Main);
-        // Occurrences of each text in this file, in order.
-        let mut occ: HashMap<u128, u32> = HashMap::new();
-        let mut touched: HashMap<u128, Count> = HashMap::new();
+        // Per text in this file: its occurrences so far, and its count as it
+        // becomes. (Perf: one map, sized once, instead of two growing ones.)
+        let mut touched: Rewrite = HashMap::with_capacity(lines.len());
         let mut new_lines = Vec::new();
         let mut skipped = 0;
         for (i, raw) in lines.iter().enumerate() {
-            let Some((h, text, parsed)) = classify(ledger, raw) else {
+            let Some(line) = classify(ledger, raw) else {
                 continue;
             };
-            let k = {
-                let e = occ.entry(h).or_insert(0);
-                *e += 1;
-                *e
+            let h = line.hash;
+            let (k, c) = {
+                let e = touched.entry(h).or_insert_with(|| (0, ledger.count(h)));
+                e.0 += 1;
+                (e.0, &mut e.1)
             };
-            let c = touched.entry(h).or_insert_with(|| ledger.count(h));
             if k > c.seen {
                 if !main {
                     // The main file lacks what only a copy holds.
@@ -327,11 +354,7 @@ impl Channel {
                 if history {
                     skipped += 1;
                 } else {
-                    new_lines.push(NewLine {
-                        lineno: i as u64 + 1,
-                        text,
-                        parsed,
-                    });
+                    new_lines.push(line.into_new_line(i as u64 + 1));
                 }
             } else {
                 skipped += 1;
@@ -351,16 +374,13 @@ impl Channel {
         };
         let src = source.file_name().to_string();
         if main {
-            // commands.txt was rewritten: its count of each text is now `occ`,
-            // so every text's deficit is recomputed against it.
-            let mut table: HashMap<u128, Count> = ledger.counts().map(|(h, c)| (*h, *c)).collect();
-            for (h, c) in touched {
-                table.insert(h, c);
-            }
-            for (h, c) in table.iter_mut() {
-                let n = occ.get(h).copied().unwrap_or(0);
-                c.deficit = c.seen.saturating_sub(n);
-            }
+            // commands.txt was rewritten: its count of each text is now its
+            // occurrences here, so every text's deficit is recomputed against
+            // it. The plan carries the texts of this file only, with their
+            // occurrences; the ledger does the rest in place (see
+            // `Ledger::rebase`) instead of this building a copy of the whole
+            // table (perf).
+            let table: Rewrite = touched;
             Plan {
                 source: source.clone(),
                 batch: Batch {
@@ -381,7 +401,7 @@ impl Channel {
                 batch: Batch {
                     src,
                     cursor,
-                    counts: touched,
+                    counts: touched.into_iter().map(|(h, (_, c))| (h, c)).collect(),
                     ..Default::default()
                 },
                 rebase: None,

@@ -56,6 +56,10 @@ pub struct Count {
     pub deficit: u32,
 }
 
+/// A rewritten command file, for [`Ledger::rebase`]: per text hash, its
+/// occurrences in the file and its count.
+pub type Rewrite = HashMap<u128, (u32, Count)>;
+
 /// How far a command file has been consumed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
@@ -243,6 +247,8 @@ pub struct Ledger {
     controls: BTreeMap<u64, String>,
     journal: File,
     journal_records: usize,
+    /// A failed append's start, when cutting its bytes off failed too.
+    cut_to: Option<u64>,
     fresh: bool,
     epoch: u64,
     paused: bool,
@@ -327,6 +333,7 @@ impl Ledger {
             controls: header.controls,
             journal,
             journal_records: 0,
+            cut_to: None,
             fresh: !header.initialized,
             epoch: header.epoch,
             paused: header.paused,
@@ -425,13 +432,26 @@ impl Ledger {
         self.append(Record::Forget { jobs: ids })
     }
 
-    /// Replaces the whole count table and one cursor (the slow path), as a snapshot.
-    pub fn rebase(
-        &mut self,
-        batch: Batch,
-        counts: HashMap<u128, Count>,
-    ) -> Result<(), LedgerError> {
-        self.counts = counts;
+    /// A rewrite of commands.txt (the slow path): `file` holds every text of
+    /// the rewritten file with its occurrences there and its count; each
+    /// text's deficit becomes `seen - occurrences`, and every text not in the
+    /// file lacks all its occurrences (deficit = seen). Applies that and one
+    /// cursor, as a snapshot.
+    ///
+    /// Perf (found by benches/bench.rs, history row): the channel used to
+    /// send a full copy of the table (four maps of every text ever seen were
+    /// alive during a rewrite); now the table is updated in place.
+    pub fn rebase(&mut self, batch: Batch, file: Rewrite) -> Result<(), LedgerError> {
+        for c in self.counts.values_mut() {
+            c.deficit = c.seen;
+        }
+        // Grow once, not step by step (a first start adds every text at once).
+        self.counts
+            .reserve(file.len().saturating_sub(self.counts.len()));
+        for (h, (n, mut c)) in file {
+            c.deficit = c.seen.saturating_sub(n);
+            self.counts.insert(h, c);
+        }
         // Apply the rest of the batch (cursor, jobs, controls) without counts,
         // then snapshot: the new table is too big for one journal record.
         let mut header = self.header();
@@ -460,9 +480,31 @@ impl Ledger {
         let path = self.dir.join(JOURNAL);
         let mut line = serde_json::to_vec(&rec).map_err(|e| LedgerError::Encode(e.to_string()))?;
         line.push(b'\n');
-        self.journal.write_all(&line).map_err(io("write", &path))?;
-        // Durable before acted on: this is the exactly-once guarantee.
-        self.journal.sync_data().map_err(io("sync", &path))?;
+        // Fix (found by tests/reliability_faults.rs, state disk full): a
+        // write that failed part-way (ENOSPC after the first bytes) left a
+        // torn record in the journal, and the next record, written once
+        // space was free, went on the same line. The node ran on, but at its
+        // next start the journal "did not parse" in the middle and it
+        // refused to start. A failed append now cuts the journal back to
+        // where the record began (also after a failed fsync: that record was
+        // not acted on, so it must not be replayed at the next start either).
+        if let Some(at) = self.cut_to {
+            self.journal.set_len(at).map_err(io("truncate", &path))?;
+            self.cut_to = None;
+        }
+        let start = self.journal.metadata().map_err(io("stat", &path))?.len();
+        let written = match self.journal.write_all(&line) {
+            // Durable before acted on: this is the exactly-once guarantee.
+            Ok(()) => self.journal.sync_data().map_err(io("sync", &path)),
+            Err(e) => Err(io("write", &path)(e)),
+        };
+        if let Err(e) = written {
+            if self.journal.set_len(start).is_err() {
+                // Retried before the next record is written.
+                self.cut_to = Some(start);
+            }
+            return Err(e);
+        }
         let mut header = self.header();
         apply(&mut header, &mut self.counts, rec);
         self.load_header(header);
@@ -525,7 +567,9 @@ impl Ledger {
         };
         {
             let f = File::create(&tmp).map_err(io("create", &tmp))?;
-            let mut w = std::io::BufWriter::new(f);
+            // 24 bytes per text: a big buffer keeps a 1,000,000-text table
+            // to a few dozen writes (perf, found by benches/bench.rs).
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
             let hjson =
                 serde_json::to_vec(&header).map_err(|e| LedgerError::Encode(e.to_string()))?;
             w.write_all(MAGIC).map_err(io("write", &tmp))?;
@@ -564,6 +608,7 @@ impl Ledger {
             .open(&jpath)
             .map_err(io("open", &jpath))?;
         self.journal_records = 0;
+        self.cut_to = None;
         Ok(())
     }
 

@@ -24,8 +24,15 @@
 //! (c) nothing panics, every new line's number points at that line, and one
 //!     more scan finds nothing.
 //!
+//! The folder, the node and the model live in tests/model/mod.rs, which the
+//! cargo-fuzz target in server/fuzz shares; this file generates scenarios
+//! with proptest, and keeps each bug the model found as a small story below.
+//! commands.txt stays under 32 KiB: above `ledger::TAIL` (64 KiB) the fast
+//! path trusts a fingerprint of the consumed tail only, a known limit.
+//!
 //! `DROPRENDER_LONG=1` runs 20 000 cases instead of 256 (`PROPTEST_CASES`
-//! sets any other number).
+//! sets any other number). The figures printed at the end count every case
+//! run, so after a failure they include proptest's shrinking runs.
 
 mod model;
 
@@ -159,6 +166,7 @@ fn run(s: &Scenario, total: &RefCell<Stats>) -> Result<(), TestCaseError> {
     t.lost += stats.lost;
     result.map_err(TestCaseError::fail)
 }
+
 #[test]
 fn reconciler_model() {
     let long = std::env::var("DROPRENDER_LONG").is_ok_and(|v| v == "1");
@@ -312,5 +320,26 @@ fn a_phone_edit_far_back_in_a_long_file_is_not_taken_for_an_append() {
     assert_eq!(new, ["rend:-s 2 a.mb", "progress:"]);
     // Typing the old line again is its first occurrence, which already ran.
     w.2.push(COMMANDS, b"rend:-s 1 a.mb\n");
+    assert!(step(&mut w, t, &Source::Main).is_empty());
+}
+
+#[test]
+fn an_unreadable_line_is_the_same_line_with_a_crlf_ending() {
+    let dir = state_dir();
+    let mut w = rig(dir.path(), "");
+    let mut t = Instant::now();
+    step(&mut w, t, &Source::Main);
+    // A phone saves a line that is not UTF-8, without the final newline.
+    w.2.push(COMMANDS, b"rend:\xff a.mb");
+    step(&mut w, t, &Source::Main);
+    t += QUIET;
+    assert_eq!(step(&mut w, t, &Source::Main).len(), 1, "rejected once");
+    // A Windows laptop ends it with CRLF and adds a line...
+    w.2.push(COMMANDS, b"\r\nprogress:\r\n");
+    let new = step(&mut w, t, &Source::Main);
+    assert_eq!(new, [(2, "progress:".to_string())]);
+    // ...and a phone saves the whole file again with a note on top: the
+    // rejected line is not new, whatever its line ending.
+    w.2.put(COMMANDS, &b"# note\r\nrend:\xff a.mb\r\nprogress:\r\n"[..]);
     assert!(step(&mut w, t, &Source::Main).is_empty());
 }

@@ -228,6 +228,14 @@ fn the_client_refuses_bad_lines_locally_and_sends_good_ones() {
         rig.read("commands.txt"),
         "rend:render -s 1 -e 2 scenes/shot01.ma\nrend:-cam persp scenes/shot01.ma\n"
     );
+    // A phone saved without a final newline: the client ends that line first.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(rig.folder.join("commands.txt"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"progress:"))
+        .expect("append");
+    assert!(rig.client(&["send", "progress:"]).status.success());
+    assert!(rig.read("commands.txt").ends_with("persp scenes/shot01.ma\nprogress:\nprogress:\n"));
     let out = rig.client(&["status"]);
     assert_eq!(out.status.code(), Some(1), "no node has written status yet");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a droprender-node running"));

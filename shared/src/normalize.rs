@@ -44,6 +44,13 @@ pub fn normalize_line(raw: &[u8]) -> Result<Normalized, LineError> {
 
 /// Normalises a line that is already known to be text.
 pub fn normalize_str(text: &str) -> Normalized {
+    if already_normal(text) {
+        return if text.is_empty() || text.starts_with('#') {
+            Normalized::Ignored
+        } else {
+            Normalized::Text(text.to_string())
+        };
+    }
     let mut mapped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -64,6 +71,36 @@ pub fn normalize_str(text: &str) -> Normalized {
         return Normalized::Ignored;
     }
     Normalized::Text(normalize_prefix(&collapsed))
+}
+
+/// True when every step of [`normalize_str`] would leave `text` as it is:
+/// printable ASCII only (nothing to map), no space at either end or twice in
+/// a row (nothing to trim or collapse), and a command word before the first
+/// `:` that has no capital and no space, with no space after the `:`
+/// (nothing for `normalize_prefix` to change). Most lines are like this.
+///
+/// Perf (found by benches/bench.rs, history row): the slow path normalises
+/// every line of the file, and the three passes with a `String` each were
+/// a large part of reading a 1,000,000-line commands.txt; this check makes
+/// the common line one pass and one allocation.
+fn already_normal(text: &str) -> bool {
+    let b = text.as_bytes();
+    if !b.iter().all(|c| (0x20..0x7f).contains(c))
+        || b.first() == Some(&b' ')
+        || b.last() == Some(&b' ')
+        || b.windows(2).any(|w| w == b"  ")
+    {
+        return false;
+    }
+    match text.find(':') {
+        None => true,
+        Some(colon) => {
+            !b[..colon]
+                .iter()
+                .any(|c| *c == b' ' || c.is_ascii_uppercase())
+                && b.get(colon + 1) != Some(&b' ')
+        }
+    }
 }
 
 /// Collapses runs of spaces outside quotes, so `-s  1` and `-s 1` are one command.

@@ -39,7 +39,7 @@ impl Pick {
 
 /// What a line is, for the identity rule: its normalised text, or for a line
 /// that is not text (invalid UTF-8, NUL, too long) its lossy rendering, as
-/// channel.rs names such lines.
+/// channel.rs names such lines (both without the `\r` of a CRLF ending).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Key {
     Text(String),
@@ -59,6 +59,8 @@ pub fn lossy(bytes: &[u8]) -> String {
 
 /// The key of one raw line (without `\n`); `None` for blanks and comments.
 pub fn key(raw: &[u8]) -> Option<Key> {
+    // The `\r` of a CRLF ending belongs to the ending.
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     match normalize_line(raw) {
         Ok(Normalized::Ignored) => None,
         Ok(Normalized::Text(t)) => Some(Key::Text(t)),
