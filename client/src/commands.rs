@@ -254,7 +254,10 @@ async fn send<F: Folder>(folder: &F, raw: &str) -> Result<(), Failure> {
     }
     // A phone may have saved the file without a final newline: end that line
     // first, or ours would be glued onto it.
-    if let Some(meta) = folder.stat(files::COMMANDS).await.map_err(anyhow::Error::from)?
+    if let Some(meta) = folder
+        .stat(files::COMMANDS)
+        .await
+        .map_err(anyhow::Error::from)?
         && meta.size > 0
         && let Some((_, last)) = folder
             .read_from(files::COMMANDS, meta.size - 1)
