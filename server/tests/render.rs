@@ -235,7 +235,10 @@ fn the_client_refuses_bad_lines_locally_and_sends_good_ones() {
         .and_then(|mut f| std::io::Write::write_all(&mut f, b"progress:"))
         .expect("append");
     assert!(rig.client(&["send", "progress:"]).status.success());
-    assert!(rig.read("commands.txt").ends_with("persp scenes/shot01.ma\nprogress:\nprogress:\n"));
+    assert!(
+        rig.read("commands.txt")
+            .ends_with("persp scenes/shot01.ma\nprogress:\nprogress:\n")
+    );
     let out = rig.client(&["status"]);
     assert_eq!(out.status.code(), Some(1), "no node has written status yet");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a droprender-node running"));
