@@ -67,6 +67,8 @@ struct Live {
     waiting: Option<String>,
     /// Farm tasks: "slurm 123: 2 running, 1 done, 0 failed".
     tasks: Option<String>,
+    /// A start that could not be journaled is not retried before this.
+    retry_start: Option<Instant>,
 }
 
 struct Running {
@@ -171,6 +173,9 @@ impl<F: Folder> Node<F> {
         let projects_guard = watch_projects(&cfg.projects, proj_tx);
         let info = status::node_info(&cfg);
         let names = status::Names::new(&cfg);
+        if let Some(local) = cfg.folder.local() {
+            remove_stale_temp_files(local, &names);
+        }
         let mut node = Node {
             names,
             others: Default::default(),
@@ -894,6 +899,14 @@ impl<F: Folder> Node<F> {
                 self.queue.retain(|q| *q != id);
                 continue;
             }
+            if self
+                .live
+                .get(&id)
+                .and_then(|l| l.retry_start)
+                .is_some_and(|t| t > Instant::now())
+            {
+                return;
+            }
             match self.readiness(&rec) {
                 Readiness::Go(job) => {
                     self.queue.retain(|q| *q != id);
@@ -903,6 +916,15 @@ impl<F: Folder> Node<F> {
                     if let Err(e) = self.start_job(rec, job).await {
                         self.warn_once(format!("cannot start job {id}: {e}"));
                         self.queue.push(id);
+                        // Fix (found by tests/reliability_faults.rs, long
+                        // run, state disk full): the start was retried at
+                        // the next loop turn, and the warning's own LOG.txt
+                        // append woke the loop again: a busy loop writing
+                        // ~2000 LOG lines a second. Retry after the
+                        // reconcile interval instead.
+                        self.live.entry(id).or_default().retry_start =
+                            Some(Instant::now() + self.cfg.reconcile);
+                        self.wait_at(self.cfg.reconcile);
                     }
                     return;
                 }
@@ -1132,9 +1154,19 @@ impl<F: Folder> Node<F> {
                     self.running = None;
                 }
                 if let Some(rec) = self.ledger.job(id).cloned()
-                    && let Err(e) = self.finish(rec, outcome, None).await
+                    && let Err(e) = self.finish(rec, outcome.clone(), None).await
                 {
                     self.warn_once(format!("cannot record the end of job {id}: {e}"));
+                    // Fix (found by tests/reliability_faults.rs, state disk
+                    // full during a render): the job then stayed `running`
+                    // in the ledger and showed nowhere (never `finished` in
+                    // LOG.txt or status.txt) until the node restarted. Try
+                    // again after the reconcile interval until it is recorded.
+                    let (tx, again) = (self.worker_tx.clone(), self.cfg.reconcile);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(again).await;
+                        let _ = tx.send((id, worker::Event::Finished(outcome))).await;
+                    });
                 }
             }
         }
@@ -1918,11 +1950,54 @@ fn make_previews(dir: &Path) -> Option<Previews> {
     })
 }
 
+/// Fix (found by tests/reliability_crash.rs): a crash inside an atomic
+/// write leaves its temp file (`.droprender-<name>.<random>.tmp`) in the
+/// synced folder, where the sync engine copies it to every device and
+/// nothing ever removed it. At start-up no write of ours is in flight, so
+/// ours are removed: every one when this node is alone on the folder, else
+/// only those of the files this node alone writes (another node's write in
+/// flight is never touched).
+fn remove_stale_temp_files(dir: &Path, names: &status::Names) {
+    let mut own = vec![
+        names.status_json.as_str(),
+        names.status_txt.as_str(),
+        names.active.as_str(),
+        names.projects.as_str(),
+    ];
+    if names.default {
+        own.extend([files::STATUS_JSON, files::STATUS_TXT]);
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(target) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(files::TEMP_PREFIX))
+            .and_then(|n| n.strip_suffix(files::TEMP_SUFFIX))
+            .and_then(|n| n.rsplit_once('.'))
+            .map(|(target, _random)| target)
+        else {
+            continue;
+        };
+        if (!names.multi || own.contains(&target)) && e.path().is_file() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Watches the projects root (recursively) so projects_to_rend.txt follows it.
 fn watch_projects(root: &Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
     let mut w = notify::RecommendedWatcher::new(
-        move |_res: notify::Result<notify::Event>| {
+        move |res: notify::Result<notify::Event>| {
+            // Our own scan opens every folder it walks: those access events
+            // must not schedule the next scan (found by the idle benchmark:
+            // the node rescanned three times a second, forever).
+            if res.is_ok_and(|ev| matches!(ev.kind, notify::EventKind::Access(_))) {
+                return;
+            }
             let _ = tx.try_send(());
         },
         notify::Config::default(),

@@ -204,8 +204,24 @@ impl Proc {
         what: &str,
         timeout: Duration,
         every: Duration,
-        mut f: impl FnMut() -> bool,
+        f: impl FnMut() -> bool,
     ) {
+        assert!(
+            self.wait_until(what, timeout, every, f),
+            "timed out after {timeout:?} waiting for {what}\n--- {} stderr ---\n{}",
+            self.what,
+            self.stderr_tail()
+        );
+    }
+
+    /// Polls `f` every `every` until it holds (true) or `timeout` passes (false).
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        every: Duration,
+        mut f: impl FnMut() -> bool,
+    ) -> bool {
         let t = Instant::now();
         while !f() {
             assert!(
@@ -214,14 +230,12 @@ impl Proc {
                 self.what,
                 self.stderr_tail()
             );
-            assert!(
-                t.elapsed() < timeout,
-                "timed out after {timeout:?} waiting for {what}\n--- {} stderr ---\n{}",
-                self.what,
-                self.stderr_tail()
-            );
+            if t.elapsed() >= timeout {
+                return false;
+            }
             std::thread::sleep(every);
         }
+        true
     }
 }
 
@@ -468,7 +482,7 @@ pub fn history_text(n: usize) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if x % 40 == 0 {
+        if x.is_multiple_of(40) {
             out.extend_from_slice(b"progress:\n");
             continue;
         }

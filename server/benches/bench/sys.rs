@@ -223,3 +223,11 @@ pub fn machine() -> String {
         });
     format!("nproc {cpus}, {model}{mem}, Linux {kernel}")
 }
+
+/// The 1-minute load average (other work on the machine skews timings).
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default()
+}
