@@ -24,7 +24,9 @@ fn addressed_and_unaddressed_lines_each_run_on_exactly_one_node() {
     rig.configure("default_node = \"boxA\"\n");
     rig.extra_args = vec!["--name".into(), "boxA".into()];
     rig.start();
-    let (mut b, argv_b) = rig.spawn_other("boxB");
+    let (b, argv_b) = rig.spawn_other("boxB");
+    // Killed even when an assertion fails, so no node outlives the test.
+    let mut b = KillOnDrop(b);
     rig.wait_until("boxB's status file", || {
         rig.folder.join("status-boxB.json").exists()
     });
@@ -58,6 +60,14 @@ fn addressed_and_unaddressed_lines_each_run_on_exactly_one_node() {
     let out = rig.client(&["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("boxA") && text.contains("boxB"), "{text}");
-    let _ = b.kill();
-    let _ = b.wait();
+    let _ = b.0.kill();
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -116,12 +116,10 @@ impl Rig {
         self.env.push((k.into(), v.into()));
     }
 
-    pub fn start(&mut self) {
-        assert!(self.node.is_none(), "node already running");
-        self.runs += 1;
-        let stderr =
-            std::fs::File::create(self.dir.path().join(format!("node-{}.stderr", self.runs)))
-                .expect("stderr");
+    /// `droprender-node run` on this rig's folder and roots, with the given
+    /// state dir, argv log and stderr file.
+    fn node_command(&self, state: &Path, argv_log: &Path, stderr: &str) -> Command {
+        let stderr = std::fs::File::create(self.dir.path().join(stderr)).expect("stderr");
         let mut cmd = Command::new(NODE);
         cmd.arg("run")
             .arg("--folder")
@@ -131,14 +129,12 @@ impl Rig {
             .arg("--output")
             .arg(&self.output)
             .arg("--state")
-            .arg(&self.state)
+            .arg(state)
             .arg("--maya")
             .arg(&self.render)
             .arg("--config")
             .arg(&self.config)
-            .args(&self.extra_args)
-            .env("RENDER_SIM_ARGV_LOG", &self.argv_log)
-            .env("RENDER_SIM_PID_FILE", &self.pid_file)
+            .env("RENDER_SIM_ARGV_LOG", argv_log)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -146,6 +142,19 @@ impl Rig {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.node.is_none(), "node already running");
+        self.runs += 1;
+        let mut cmd = self.node_command(
+            &self.state,
+            &self.argv_log,
+            &format!("node-{}.stderr", self.runs),
+        );
+        cmd.args(&self.extra_args)
+            .env("RENDER_SIM_PID_FILE", &self.pid_file);
         self.node = Some(cmd.spawn().expect("spawn node"));
         // Ready when it has written its first status file.
         self.wait_until("the node to start", || {
@@ -158,31 +167,8 @@ impl Rig {
     pub fn spawn_other(&self, name: &str) -> (Child, PathBuf) {
         let state = self.dir.path().join(format!("state-{name}"));
         let argv = self.dir.path().join(format!("argv-{name}.log"));
-        let stderr = std::fs::File::create(self.dir.path().join(format!("node-{name}.stderr")))
-            .expect("stderr");
-        let mut cmd = Command::new(NODE);
-        cmd.arg("run")
-            .arg("--folder")
-            .arg(&self.folder)
-            .arg("--projects")
-            .arg(&self.projects)
-            .arg("--output")
-            .arg(&self.output)
-            .arg("--state")
-            .arg(&state)
-            .arg("--maya")
-            .arg(&self.render)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--name")
-            .arg(name)
-            .env("RENDER_SIM_ARGV_LOG", &argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.node_command(&state, &argv, &format!("node-{name}.stderr"));
+        cmd.arg("--name").arg(name);
         (cmd.spawn().expect("spawn node"), argv)
     }
 
