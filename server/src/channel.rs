@@ -6,6 +6,10 @@
 //! - **Fast path**, O(new bytes + [`TAIL`]): the file grew and the up to
 //!   [`TAIL`] bytes before the consumed offset (all of them, in a file below
 //!   64 KiB) still hash the same, so only the bytes after it are new.
+//!   Where the folder reports a `content_hash` (Dropbox), it is O(new bytes)
+//!   even in transfer: the cursor keeps the content-hash state of the
+//!   consumed bytes, and that state extended by the bytes after the offset
+//!   must give the version's hash. Nothing before the offset is fetched.
 //! - **Slow path**: the file shrank or its consumed tail changed (a phone
 //!   rewrite). Every line is counted again; occurrence `k` of a text is new only
 //!   if `k` exceeds what the ledger has seen of it.
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 use droprender_shared::command::{Command, ParseError, parse_normalized};
 use droprender_shared::files::Source;
 use droprender_shared::normalize::{Normalized, normalize_line};
-use droprender_shared::storage::{Folder, StorageError};
+use droprender_shared::storage::{ContentHasher, Folder, Meta, StorageError};
 use siphasher::sip::SipHasher13;
 
 use crate::ledger::{Batch, Count, Cursor, Ledger, Rewrite, TAIL};
@@ -177,30 +181,8 @@ impl Channel {
         }
         let plan = match source {
             Source::Main if !ledger.is_fresh() => {
-                let from = cur.offset.saturating_sub(TAIL);
-                match folder.read_from(&name, from).await? {
-                    None => return Ok(None),
-                    Some((m, buf)) => {
-                        let overlap = usize::try_from(cur.offset - from).unwrap_or(usize::MAX);
-                        let intact = m.size >= cur.offset
-                            && buf.len() >= overlap
-                            && (cur.offset == 0 || tail_hash(&buf[..overlap]) == cur.tail);
-                        if intact {
-                            Some(self.fast(
-                                ledger,
-                                source,
-                                &cur,
-                                m.version.clone(),
-                                from,
-                                &buf,
-                                overlap,
-                                quiet,
-                            ))
-                        } else {
-                            None
-                        }
-                    }
-                }
+                self.try_fast(folder, ledger, source, &name, &cur, &meta, quiet)
+                    .await?
             }
             _ => None,
         };
@@ -208,7 +190,7 @@ impl Channel {
             Some(p) => p,
             None => match folder.read_from(&name, 0).await? {
                 None => return Ok(None),
-                Some((m, buf)) => self.slow(ledger, source, m.version.clone(), &buf, quiet),
+                Some((m, buf)) => self.slow(ledger, source, &m, &buf, quiet),
             },
         };
         if plan.batch.cursor.open_line || plan_has_fragment(&plan) {
@@ -217,6 +199,78 @@ impl Channel {
             self.changed.remove(&name);
         }
         Ok(Some(plan))
+    }
+
+    /// The fast path, when the consumed prefix is provably intact; `None`
+    /// sends the caller to the slow path.
+    #[allow(clippy::too_many_arguments)]
+    async fn try_fast<F: Folder>(
+        &mut self,
+        folder: &F,
+        ledger: &Ledger,
+        source: &Source,
+        name: &str,
+        cur: &Cursor,
+        meta: &Meta,
+        quiet: bool,
+    ) -> Result<Option<Plan>, StorageError> {
+        if meta.content_hash.is_some() {
+            // A cursor from before this scheme (or from another folder)
+            // has no state: the slow path reads the file once and makes one.
+            let prefix = if cur.offset == 0 {
+                Some(ContentHasher::new())
+            } else {
+                cur.prefix.as_deref().and_then(ContentHasher::decode)
+            };
+            let Some(prefix) = prefix.filter(|p| p.len() == cur.offset) else {
+                return Ok(None);
+            };
+            let Some((m, buf)) = folder.read_from(name, cur.offset).await? else {
+                return Ok(None);
+            };
+            let mut whole = prefix.clone();
+            whole.update(&buf);
+            let intact = m.size == cur.offset + buf.len() as u64
+                && m.content_hash.as_deref() == Some(whole.finish().as_str());
+            return Ok(intact.then(|| {
+                self.fast(
+                    ledger,
+                    source,
+                    cur,
+                    m.version.clone(),
+                    cur.offset,
+                    &buf,
+                    0,
+                    Some(prefix),
+                    quiet,
+                )
+            }));
+        }
+        if cur.prefix.is_some() && cur.offset > 0 {
+            // Consumed under the content-hash scheme: no tail to compare.
+            return Ok(None);
+        }
+        let from = cur.offset.saturating_sub(TAIL);
+        let Some((m, buf)) = folder.read_from(name, from).await? else {
+            return Ok(None);
+        };
+        let overlap = usize::try_from(cur.offset - from).unwrap_or(usize::MAX);
+        let intact = m.size >= cur.offset
+            && buf.len() >= overlap
+            && (cur.offset == 0 || tail_hash(&buf[..overlap]) == cur.tail);
+        Ok(intact.then(|| {
+            self.fast(
+                ledger,
+                source,
+                cur,
+                m.version.clone(),
+                from,
+                &buf,
+                overlap,
+                None,
+                quiet,
+            )
+        }))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -229,6 +283,7 @@ impl Channel {
         from: u64,
         buf: &[u8],
         overlap: usize,
+        prefix: Option<ContentHasher>,
         quiet: bool,
     ) -> Plan {
         let new = &buf[overlap..];
@@ -274,6 +329,13 @@ impl Channel {
         let end = overlap + consumed;
         let tail_from = end.saturating_sub(TAIL as usize);
         let offset = from + end as u64;
+        let (tail, prefix) = match prefix {
+            Some(mut h) => {
+                h.update(&new[..consumed]);
+                (0, Some(h.encode()))
+            }
+            None => (tail_hash(&buf[tail_from..end]), None),
+        };
         let nlines = if lines.is_empty() {
             cur.lines
         } else {
@@ -285,7 +347,8 @@ impl Channel {
                 src: source.file_name().to_string(),
                 cursor: Cursor {
                     offset,
-                    tail: tail_hash(&buf[tail_from..end]),
+                    tail,
+                    prefix,
                     lines: nlines,
                     version: if fragment.is_some() && !accept_fragment {
                         // Not fully consumed: scan again when it changes or goes quiet.
@@ -317,10 +380,11 @@ impl Channel {
         &mut self,
         ledger: &Ledger,
         source: &Source,
-        version: String,
+        meta: &Meta,
         buf: &[u8],
         quiet: bool,
     ) -> Plan {
+        let version = meta.version.clone();
         let history = ledger.is_fresh();
         let (mut lines, fragment) = split_lines(buf);
         let accept_fragment = fragment.is_some() && (quiet || history);
@@ -361,8 +425,15 @@ impl Channel {
             }
         }
         let tail_from = consumed.saturating_sub(TAIL as usize);
+        // Only commands.txt takes the fast path, so only it needs the state.
+        let prefix = (main && meta.content_hash.is_some()).then(|| {
+            let mut h = ContentHasher::new();
+            h.update(&buf[..consumed]);
+            h.encode()
+        });
         let cursor = Cursor {
             offset: consumed as u64,
+            prefix,
             tail: tail_hash(&buf[tail_from..consumed]),
             lines: lines.len() as u64,
             version: if fragment.is_some() && !accept_fragment {
@@ -433,13 +504,18 @@ mod tests {
     }
 
     impl Rig {
-        fn new() -> Self {
+        /// `hashes`: the folder reports `content_hash` (the Dropbox scheme).
+        fn new(hashes: bool) -> Self {
             let dir = tempfile::tempdir().expect("tempdir");
             let ledger = Ledger::open(dir.path()).expect("ledger");
             Self {
                 _dir: dir,
                 ledger,
-                folder: MemFolder::new(),
+                folder: if hashes {
+                    MemFolder::with_content_hash()
+                } else {
+                    MemFolder::new()
+                },
                 chan: Channel::new(),
                 t: Instant::now(),
             }
@@ -469,9 +545,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn history_is_skipped_then_appends_run_once() {
-        let mut r = Rig::new();
+    async fn history_is_skipped_then_appends_run_once(hashes: bool) {
+        let mut r = Rig::new(hashes);
         r.folder.put("commands.txt", "progress:\nrend:-s 1 a.mb\n");
         assert!(r.main().await.is_empty(), "history does not run");
         r.folder.push("commands.txt", b"progress:\n");
@@ -485,9 +560,8 @@ mod tests {
         assert_eq!(r.main().await, ["rend:-s 1 a.mb"]);
     }
 
-    #[tokio::test]
-    async fn a_partial_line_waits_for_its_newline_or_the_quiet_period() {
-        let mut r = Rig::new();
+    async fn a_partial_line_waits_for_its_newline_or_the_quiet_period(hashes: bool) {
+        let mut r = Rig::new(hashes);
         r.folder.put("commands.txt", "");
         r.main().await;
         r.folder.push("commands.txt", b"progre");
@@ -505,9 +579,8 @@ mod tests {
         assert_eq!(r.main().await, ["progress:"]);
     }
 
-    #[tokio::test]
-    async fn a_rewrite_runs_only_lines_not_in_the_ledger() {
-        let mut r = Rig::new();
+    async fn a_rewrite_runs_only_lines_not_in_the_ledger(hashes: bool) {
+        let mut r = Rig::new(hashes);
         r.folder.put("commands.txt", "");
         r.main().await;
         r.folder.push(
@@ -529,9 +602,8 @@ mod tests {
         assert_eq!(r.main().await, ["rend:-s 1 a.mb"]);
     }
 
-    #[tokio::test]
-    async fn conflicted_copies_add_only_their_own_lines() {
-        let mut r = Rig::new();
+    async fn conflicted_copies_add_only_their_own_lines(hashes: bool) {
+        let mut r = Rig::new(hashes);
         r.folder.put("commands.txt", "rend:-s 1 a.mb\n");
         r.main().await;
         // Laptop and phone both edit: one version wins, the other is a copy.
@@ -549,9 +621,8 @@ mod tests {
         assert_eq!(r.main().await, ["rend:-s 3 a.mb"]);
     }
 
-    #[tokio::test]
-    async fn the_sync_engine_swapping_versions_runs_nothing_twice() {
-        let mut r = Rig::new();
+    async fn the_sync_engine_swapping_versions_runs_nothing_twice(hashes: bool) {
+        let mut r = Rig::new(hashes);
         r.folder.put("commands.txt", "");
         r.main().await;
         r.folder.push("commands.txt", b"rend:-s 1 a.mb\n");
@@ -564,9 +635,8 @@ mod tests {
         assert!(r.run(Source::Copy(copy.into())).await.is_empty());
     }
 
-    #[tokio::test]
-    async fn bad_lines_are_new_lines_with_errors_and_never_repeat() {
-        let mut r = Rig::new();
+    async fn bad_lines_are_new_lines_with_errors_and_never_repeat(hashes: bool) {
+        let mut r = Rig::new(hashes);
         r.folder.put("commands.txt", "");
         r.main().await;
         r.folder.push(
@@ -590,6 +660,137 @@ mod tests {
         assert!(
             r.main().await.len() <= 1,
             "a rewrite re-rejects nothing already rejected"
+        );
+    }
+
+    /// Each scenario runs under both prefix checks: the tail re-read (local
+    /// folders) and the content-hash state (Dropbox).
+    macro_rules! both_checks {
+        ($($name:ident),* $(,)?) => {
+            mod tail {
+                $(#[tokio::test]
+                async fn $name() {
+                    super::$name(false).await
+                })*
+            }
+            mod content_hash {
+                $(#[tokio::test]
+                async fn $name() {
+                    super::$name(true).await
+                })*
+            }
+        };
+    }
+
+    both_checks!(
+        history_is_skipped_then_appends_run_once,
+        a_partial_line_waits_for_its_newline_or_the_quiet_period,
+        a_rewrite_runs_only_lines_not_in_the_ledger,
+        conflicted_copies_add_only_their_own_lines,
+        the_sync_engine_swapping_versions_runs_nothing_twice,
+        bad_lines_are_new_lines_with_errors_and_never_repeat,
+    );
+
+    /// Counts the bytes each read returns, to show what travels.
+    struct Counting {
+        inner: MemFolder,
+        read: std::sync::Mutex<Vec<(u64, usize)>>,
+    }
+
+    impl Folder for Counting {
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+        async fn stat(&self, name: &str) -> Result<Option<Meta>, StorageError> {
+            self.inner.stat(name).await
+        }
+        async fn read_from(
+            &self,
+            name: &str,
+            offset: u64,
+        ) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
+            let r = self.inner.read_from(name, offset).await?;
+            if let Some((_, b)) = &r {
+                self.read
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((offset, b.len()));
+            }
+            Ok(r)
+        }
+        async fn list(&self) -> Result<Vec<droprender_shared::storage::Entry>, StorageError> {
+            self.inner.list().await
+        }
+        async fn write_atomic(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
+            self.inner.write_atomic(name, data).await
+        }
+        async fn append(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
+            self.inner.append(name, data).await
+        }
+        fn watch(
+            &self,
+            tx: tokio::sync::mpsc::Sender<droprender_shared::storage::Hint>,
+        ) -> Result<droprender_shared::storage::WatchGuard, StorageError> {
+            self.inner.watch(tx)
+        }
+    }
+
+    #[tokio::test]
+    async fn with_content_hashes_an_append_fetches_only_the_new_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ledger = Ledger::open(dir.path()).expect("ledger");
+        let folder = Counting {
+            inner: MemFolder::with_content_hash(),
+            read: Default::default(),
+        };
+        let mut chan = Channel::new();
+        let t = Instant::now();
+        let history: String = (0..2000).map(|i| format!("rend:-s {i} a.mb\n")).collect();
+        folder.inner.put("commands.txt", history.clone());
+        let mut scan = async |ledger: &mut Ledger| {
+            let plan = chan
+                .scan(&folder, ledger, &Source::Main, t)
+                .await
+                .expect("scan")
+                .expect("a plan");
+            let texts: Vec<String> = plan.new_lines.iter().map(|l| l.text.clone()).collect();
+            match plan.rebase {
+                Some(r) => ledger.rebase(plan.batch, r).expect("rebase"),
+                None => ledger.commit(plan.batch).expect("commit"),
+            }
+            ledger.mark_initialized().expect("init");
+            texts
+        };
+        assert!(scan(&mut ledger).await.is_empty(), "history");
+        let line = "rend:-s 1 b.mb\n";
+        folder.inner.push("commands.txt", line.as_bytes());
+        assert_eq!(scan(&mut ledger).await, ["rend:-s 1 b.mb"]);
+        // A phone rewrite that keeps the length and the whole tail: only
+        // the first line changes (`-s 0` → `-s 9`). The hash sees it.
+        let edited = format!("rend:-s 9{}", &history[9..]) + line + line;
+        folder.inner.put("commands.txt", edited);
+        assert_eq!(
+            scan(&mut ledger).await,
+            ["rend:-s 9 a.mb", "rend:-s 1 b.mb"]
+        );
+        let reads = folder
+            .read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let size = history.len() as u64;
+        let l = line.len();
+        assert_eq!(
+            reads,
+            [
+                (0, history.len()),
+                // The append: from the offset, the new line only.
+                (size, l),
+                // The rewrite: the bytes after the offset don't prove the
+                // prefix, so the whole file is read.
+                (size + l as u64, l),
+                (0, history.len() + 2 * l),
+            ]
         );
     }
 }

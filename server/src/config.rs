@@ -162,6 +162,15 @@ pub struct StatusFile {
     /// While rendering, rewrite status files for progress at most this often
     /// (default 1 s; 10 s in Dropbox API mode, where each write is an upload).
     pub progress_secs: Option<f64>,
+    /// Gather status and LOG.txt writes for this long before writing them
+    /// (default 0; 1 s in Dropbox API mode, where each write is an upload:
+    /// a short job's start and end then cost one upload of each file).
+    pub batch_secs: Option<f64>,
+    /// Past this size LOG.txt is moved aside to `LOG.<time>.txt` and
+    /// started again (default: never in a local folder, where sync clients
+    /// send only the appended bytes; 64 KB in Dropbox API mode, where each
+    /// append uploads the whole file).
+    pub log_max_kb: Option<u64>,
 }
 
 /// Flags given on the command line (they win over the file).
@@ -226,6 +235,8 @@ pub struct Config {
     pub allow_projects_in_folder: bool,
     pub recent_jobs: usize,
     pub progress_every: Duration,
+    pub status_batch: Duration,
+    pub log_max_bytes: Option<u64>,
     pub preview_every: u32,
     pub scene_stable: Duration,
     pub log_file: Option<PathBuf>,
@@ -427,6 +438,19 @@ impl Config {
                     .unwrap_or(if is_dropbox { 10.0 } else { 1.0 }),
                 "status.progress_secs",
             )?,
+            status_batch: Duration::try_from_secs_f64(
+                f.status
+                    .batch_secs
+                    .unwrap_or(if is_dropbox { 1.0 } else { 0.0 }),
+            )
+            .map_err(|_| {
+                ConfigError::Invalid("status.batch_secs must be 0 or more seconds".into())
+            })?,
+            log_max_bytes: f
+                .status
+                .log_max_kb
+                .or(is_dropbox.then_some(64))
+                .map(|kb| kb.max(4).saturating_mul(1024)),
             preview_every: f.preview.every_frames.unwrap_or(0),
             scene_stable: Duration::try_from_secs_f64(f.scene_stable_secs.unwrap_or(3.0)).map_err(
                 |_| ConfigError::Invalid("scene_stable_secs must be 0 or more seconds".into()),

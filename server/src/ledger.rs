@@ -75,6 +75,12 @@ pub struct Cursor {
     /// True when the last consumed line had no newline (accepted after the quiet period).
     #[serde(default)]
     pub open_line: bool,
+    /// Where the folder reports `content_hash` (Dropbox): the resumable
+    /// content-hash state of the consumed bytes
+    /// ([`droprender_shared::storage::ContentHasher::encode`]), and `tail`
+    /// is unused. It proves the prefix intact without fetching it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// Bytes of consumed tail that must match for the fast path.

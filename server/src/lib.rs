@@ -22,5 +22,6 @@ pub mod scene;
 pub mod schedule;
 pub mod slurm;
 pub mod status;
+pub mod tick;
 pub mod webhook;
 pub mod worker;

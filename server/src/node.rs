@@ -47,6 +47,10 @@ pub enum NodeError {
     },
     #[error("{0}")]
     Unsafe(String),
+    #[error(
+        "cannot start the reconcile timer thread: {0}; the system is out of threads or memory, free some and start the node again"
+    )]
+    Tick(#[source] std::io::Error),
 }
 
 /// What the shutdown channel carries: 0 run, 1 graceful stop, 2 force.
@@ -119,6 +123,8 @@ struct Node<F: Folder> {
     note: Option<String>,
     status_dirty: bool,
     status_due: Option<tokio::time::Instant>,
+    /// When the gathered status and LOG.txt writes go out (`[status] batch_secs`).
+    batch_due: Option<tokio::time::Instant>,
     projects_due: Option<tokio::time::Instant>,
     wait_due: Option<tokio::time::Instant>,
     hints_rx: mpsc::Receiver<Hint>,
@@ -194,6 +200,7 @@ impl<F: Folder> Node<F> {
             note: None,
             status_dirty: true,
             status_due: None,
+            batch_due: None,
             projects_due: None,
             wait_due: None,
             hints_rx,
@@ -296,9 +303,8 @@ impl<F: Folder> Node<F> {
         for c in self.ledger.pending_controls() {
             self.run_control(c, None).await;
         }
-        let mut reconcile = tokio::time::interval(self.cfg.reconcile);
-        reconcile.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        reconcile.tick().await;
+        let mut reconcile =
+            crate::tick::Ticker::every(self.cfg.reconcile).map_err(NodeError::Tick)?;
         loop {
             self.maybe_start().await;
             self.flush().await;
@@ -307,6 +313,7 @@ impl<F: Folder> Node<F> {
                     .next_deadline()
                     .map(tokio::time::Instant::from_std),
                 self.status_due,
+                self.batch_due,
                 self.projects_due,
                 self.wait_due,
             ]
@@ -326,7 +333,7 @@ impl<F: Folder> Node<F> {
                 }
                 Some((id, ev)) = self.worker_rx.recv() => self.on_worker(id, ev).await,
                 Some(ev) = self.internal_rx.recv() => self.on_internal(ev),
-                _ = reconcile.tick() => {
+                Some(()) = reconcile.tick() => {
                     self.rewatch();
                     self.scan_all().await;
                     self.projects_due.get_or_insert(tokio::time::Instant::now());
@@ -1660,10 +1667,10 @@ impl<F: Folder> Node<F> {
     /// Status files first, then LOG.txt: whoever reads a LOG line finds
     /// status.txt already telling the same story.
     async fn flush(&mut self) {
-        let due = self
-            .status_due
-            .is_none_or(|d| d <= tokio::time::Instant::now());
-        if self.status_dirty && (due || self.running.is_none()) {
+        if !self.batch_ready() {
+            return;
+        }
+        if self.status_writable() {
             self.status_dirty = false;
             self.status_due = None;
             let doc = self.status_doc();
@@ -1719,7 +1726,7 @@ impl<F: Folder> Node<F> {
                 text.push_str(&l.to_string());
                 text.push('\n');
             }
-            match self.folder.append(&self.names.log, text.into_bytes()).await {
+            match self.append_log(text.into_bytes()).await {
                 Ok(()) => self.log.clear(),
                 Err(e) => {
                     tracing::warn!("cannot append to LOG.txt: {e}");
@@ -1731,6 +1738,84 @@ impl<F: Folder> Node<F> {
                 }
             }
         }
+    }
+
+    /// Status files changed, and progress-only changes waited their interval.
+    fn status_writable(&self) -> bool {
+        let due = self
+            .status_due
+            .is_none_or(|d| d <= tokio::time::Instant::now());
+        self.status_dirty && (due || self.running.is_none())
+    }
+
+    /// Whether gathered writes may go out now. With `[status] batch_secs`
+    /// (Dropbox API mode), the first change opens a window and everything
+    /// changed within it is written together when it closes. A stopping
+    /// node writes at once.
+    fn batch_ready(&mut self) -> bool {
+        if self.cfg.status_batch.is_zero() || self.stopping {
+            return true;
+        }
+        if !self.status_writable() && self.log.is_empty() {
+            return false;
+        }
+        let now = tokio::time::Instant::now();
+        match self.batch_due {
+            None => {
+                self.batch_due = Some(now + self.cfg.status_batch);
+                false
+            }
+            Some(d) if d > now => false,
+            Some(_) => {
+                self.batch_due = None;
+                true
+            }
+        }
+    }
+
+    /// Appends to LOG.txt; past `[status] log_max_kb` the old file is first
+    /// copied to `LOG.<time>.txt` and LOG.txt begins again with `text`, so
+    /// it stays readable on a phone, and in Dropbox API mode (where an
+    /// append uploads the whole file) each append costs a bounded upload.
+    /// A failure or crash between the copy and the restart is retried
+    /// into the same copy: lines are never lost nor archived twice.
+    async fn append_log(&mut self, text: Vec<u8>) -> Result<(), StorageError> {
+        let name = self.names.log.clone();
+        let Some(max) = self.cfg.log_max_bytes else {
+            return self.folder.append(&name, text).await;
+        };
+        let size = self.folder.stat(&name).await?.map_or(0, |m| m.size);
+        if size > 0
+            && size + text.len() as u64 > max
+            && let Some((_, old)) = self.folder.read_from(&name, 0).await?
+        {
+            // Named for its first line's time, so a rotation retried after
+            // a failed write finds its own copy instead of making a second.
+            let time = std::str::from_utf8(old.get(..19).unwrap_or_default())
+                .ok()
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+                .map_or_else(|| stamp(now()), str::to_string);
+            let mut archive = files::log_archive(&name, &time);
+            let mut k = 1;
+            let copied = loop {
+                match self.folder.stat(&archive).await? {
+                    None => break false,
+                    Some(m) if m.size == old.len() as u64 => break true,
+                    // Another LOG.txt that began in the same second.
+                    Some(_) => {
+                        k += 1;
+                        archive = files::log_archive(&name, &format!("{time} {k}"));
+                    }
+                }
+            };
+            if !copied {
+                self.folder.write_atomic(&archive, old).await?;
+            }
+            self.folder.write_atomic(&name, text).await?;
+            tracing::info!("{name} reached {size} bytes; the older lines are in {archive}");
+            return Ok(());
+        }
+        self.folder.append(&name, text).await
     }
 
     async fn refresh_projects(&mut self) {

@@ -227,8 +227,13 @@ impl DbxRig {
             .unwrap_or_default()
     }
 
+    /// LOG.txt with the files it was moved aside to (`[status] log_max_kb`).
+    fn log(&self) -> String {
+        common::emulator_log(&self.emu, ROOT)
+    }
+
     fn log_events(&self, event: &str) -> Vec<String> {
-        self.read("LOG.txt")
+        self.log()
             .lines()
             .filter(|l| l.split(' ').nth(2).map(|w| w.trim_end_matches(':')) == Some(event))
             .map(str::to_string)
@@ -255,7 +260,7 @@ impl DbxRig {
         let t = Instant::now();
         while !f() {
             if t.elapsed() > timeout {
-                let log = self.read("LOG.txt");
+                let log = self.log();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
                 panic!(
                     "timed out waiting for {what}\n--- LOG.txt (last lines, newest first) ---\n{}\n--- node stderr ---\n{}",
@@ -272,7 +277,21 @@ impl DbxRig {
         }
     }
 
+    /// Until the node's change feed runs (its first longpoll).
+    fn wait_watching(&self) {
+        self.wait_until("the node to watch", || {
+            self.emu
+                .stats()
+                .routes
+                .get("/2/files/list_folder/longpoll")
+                .is_some_and(|r| r.requests > 0)
+        });
+    }
+
+    /// Idle, as status.json says once the node wrote what happened: in API
+    /// mode it gathers writes for `[status] batch_secs` (1 s) first.
     fn wait_idle(&self) {
+        std::thread::sleep(Duration::from_millis(1200));
         self.wait_until("the node to be idle", || {
             self.status()
                 .is_some_and(|s| s.state == "idle" && s.queue.is_empty())
@@ -387,13 +406,7 @@ fn node_and_client_end_to_end_with_measurements() {
     rig.start();
     // The app folder starts empty: the node created /Maya by writing its
     // status; give its watch a moment (the reconcile) to start.
-    rig.wait_until("the node to watch", || {
-        rig.emu
-            .stats()
-            .routes
-            .get("/2/files/list_folder/longpoll")
-            .is_some_and(|r| r.requests > 0)
-    });
+    rig.wait_watching();
     let projects = rig.client_ok(&["projects"]);
     assert!(projects.contains("scenes/shot01.ma"), "{projects}");
 
@@ -491,12 +504,68 @@ fn node_and_client_end_to_end_with_measurements() {
     assert!(
         rig.log_events("node").iter().any(|l| l.contains("stopped")),
         "{}",
-        rig.read("LOG.txt")
+        rig.log()
     );
     assert!(
         !rig.stderr().contains(TOKEN),
         "the token never appears in the log"
     );
+}
+
+/// On a long commands.txt, an appended line costs its own bytes, not a
+/// re-read of the file's tail: the node proves the prefix with Dropbox's
+/// `content_hash` (see `channel.rs`). The old 64 KiB tail check downloaded
+/// 64 KiB here per command.
+#[test]
+fn an_append_to_a_long_commands_file_downloads_only_the_new_line() {
+    let mut rig = DbxRig::new(fast_longpolls());
+    let history: String = (0..3000)
+        .map(|i| format!("rend:-s {i} -e {i} scenes/shot01.ma\n"))
+        .collect();
+    assert!(history.len() > 100_000);
+    rig.emu
+        .put_file("/Maya/commands.txt", history.into_bytes())
+        .expect("seed history");
+    rig.start();
+    rig.wait_watching();
+    rig.wait_idle();
+    let f = rig.folder();
+    for k in 0..3 {
+        std::thread::sleep(Duration::from_millis(500));
+        let calls = rig.render_calls().len();
+        let line = format!("rend:-s {k} -e {k} scenes/shot02.mb\n");
+        let before = rig.emu.stats();
+        rig.rt
+            .block_on(f.append("commands.txt", line.clone().into_bytes()))
+            .expect("append");
+        let after_client = rig.emu.stats();
+        rig.wait_until("the render to spawn", || rig.render_calls().len() > calls);
+        rig.wait_idle();
+        // The node's downloads only: the client's own append is excluded.
+        let node_dl = {
+            let all = diff(&rig.emu.stats(), &before);
+            let client = diff(&after_client, &before);
+            let get = |d: &BTreeMap<String, (u64, u64, u64)>| {
+                d.get("/2/files/download")
+                    .map_or((0, 0), |r| (r.0, r.1 + r.2))
+            };
+            let (a, c) = (get(&all), get(&client));
+            (a.0 - c.0, a.1 - c.1)
+        };
+        println!(
+            "command {k}: the node's downloads: {} request(s), {} B",
+            node_dl.0, node_dl.1
+        );
+        assert_eq!(node_dl.0, 1, "one range download per command");
+        assert!(
+            node_dl.1 < line.len() as u64 + 1024,
+            "the line ({} B) plus its metadata, not the file's tail: {} B",
+            line.len(),
+            node_dl.1
+        );
+    }
+    assert_eq!(rig.log_events("finished").len(), 3, "{}", rig.log());
+    rig.stop();
 }
 
 #[test]

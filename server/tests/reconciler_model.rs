@@ -147,11 +147,13 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         prop_oneof![3 => Just(Vec::new()), 1 => some_lines(4)],
         prop::bool::weighted(0.8),
         prop::collection::vec(op(), 1..48),
+        prop::bool::ANY,
     )
-        .prop_map(|(initial, initial_newline, ops)| Scenario {
+        .prop_map(|(initial, initial_newline, ops, content_hash)| Scenario {
             initial,
             initial_newline,
             ops,
+            content_hash,
         })
 }
 

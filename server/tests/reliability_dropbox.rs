@@ -138,6 +138,11 @@ impl Dbx {
             .unwrap_or_default()
     }
 
+    /// LOG.txt with the files it was moved aside to (`[status] log_max_kb`).
+    fn log(&self) -> String {
+        common::emulator_log(&self.emu, ROOT)
+    }
+
     fn client(&self) -> DropboxFolder {
         let url = self.url();
         let settings = DropboxSettings {
@@ -159,7 +164,7 @@ impl Dbx {
         let t = Instant::now();
         while !f() {
             if t.elapsed() > timeout {
-                let log = self.read("LOG.txt");
+                let log = self.log();
                 let tail: Vec<&str> = log.lines().rev().take(30).collect();
                 let err = self.stderr();
                 let etail: Vec<&str> = err.lines().rev().take(30).collect();
@@ -247,7 +252,7 @@ fn under_faults(percent: u32) {
                 && serde_json::from_str::<StatusDoc>(&dbx.read("status.json"))
                     .is_ok_and(|s| s.state == "idle" && s.queued == 0)
                 && dbx
-                    .read("LOG.txt")
+                    .log()
                     .lines()
                     .filter(|l| l.contains(" finished job "))
                     .count() as u64
@@ -266,7 +271,7 @@ fn under_faults(percent: u32) {
         }
     }
     let mut accepted: BTreeMap<u64, usize> = BTreeMap::new();
-    let log = dbx.read("LOG.txt");
+    let log = dbx.log();
     for (_, k) in accepted_frames(&log) {
         *accepted.entry(k).or_default() += 1;
     }

@@ -243,3 +243,68 @@ fn the_client_refuses_bad_lines_locally_and_sends_good_ones() {
     assert_eq!(out.status.code(), Some(1), "no node has written status yet");
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a droprender-node running"));
 }
+
+/// LOG.txt past `[status] log_max_kb` is moved aside to `LOG.<time>.txt`
+/// and begun again: every line is in exactly one file, in order.
+#[test]
+fn a_full_log_is_moved_aside_and_no_line_is_lost() {
+    let mut rig = Rig::new();
+    rig.configure("[status]\nlog_max_kb = 4");
+    rig.start();
+    let mut sent = 0;
+    for round in 0..6 {
+        let lines: String = (0..10)
+            .map(|i| format!("rend:-preRender x{} scenes/shot01.ma\n", round * 10 + i))
+            .collect();
+        rig.append(lines.as_bytes());
+        sent += 10;
+        rig.wait_until("the rejections to be logged", || {
+            all_log_lines(&rig)
+                .iter()
+                .filter(|l| l.contains(" rejected"))
+                .count()
+                == sent
+        });
+    }
+    let archives = archives(&rig);
+    assert!(!archives.is_empty(), "LOG.txt was never moved aside");
+    let log_len = rig.read("LOG.txt").len();
+    assert!(log_len <= 4096 + 2048, "LOG.txt is {log_len} bytes");
+    let rejected: Vec<String> = all_log_lines(&rig)
+        .into_iter()
+        .filter(|l| l.contains(" rejected"))
+        .collect();
+    let order: Vec<usize> = (0..60)
+        .map(|k| {
+            let needle = format!("-preRender x{k} ");
+            let hits: Vec<usize> = rejected
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.contains(&needle))
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(hits.len(), 1, "line x{k} logged {} times", hits.len());
+            hits[0]
+        })
+        .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {order:?}"
+    );
+    rig.stop();
+}
+
+fn archives(rig: &Rig) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&rig.folder)
+        .expect("folder")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("LOG.") && n.ends_with(".txt") && n != "LOG.txt")
+        .collect();
+    names.sort();
+    names
+}
+
+/// The archives, oldest first, then LOG.txt (see `Rig::log`).
+fn all_log_lines(rig: &Rig) -> Vec<String> {
+    rig.log().lines().map(str::to_string).collect()
+}

@@ -78,6 +78,20 @@ pub fn status_json_node(name: &str) -> Option<&str> {
 }
 
 /// Per-node status file names (`status-<name>.txt`) used when several nodes share a folder.
+/// Where a full LOG.txt (or LOG-<node>.txt) is moved: `LOG.<time>.txt`,
+/// with the time made safe for every file system (`:` → `-`). Not a
+/// per-node name (those use `-`), and not a command file.
+pub fn log_archive(log: &str, time: &str) -> String {
+    let time: String = time
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    match log.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}.{time}.{ext}"),
+        None => format!("{log}.{time}"),
+    }
+}
+
 pub fn node_status_txt(node: &str) -> String {
     format!("status-{node}.txt")
 }
@@ -109,6 +123,17 @@ mod tests {
         ] {
             assert_eq!(classify(n), None, "{n}");
         }
+    }
+
+    #[test]
+    fn log_archives_are_neither_commands_nor_per_node_files() {
+        let a = log_archive(LOG, "2026-11-22 10:15:00");
+        assert_eq!(a, "LOG.2026-11-22-10-15-00.txt");
+        assert_eq!(
+            log_archive(&per_node(LOG, "boxB"), "2026-11-22 10:15:00 2"),
+            "LOG-boxB.2026-11-22-10-15-00-2.txt"
+        );
+        assert_eq!(classify(&a), None);
     }
 
     #[test]

@@ -58,6 +58,24 @@ fn fetches(t: &Traffic) -> Traffic {
         .collect()
 }
 
+/// Reading one command: the longpoll that woke (its request was sent
+/// before the phone's write, so `lp_req_bytes`, a longpoll request's size,
+/// stands in for it) and the fetches after it. A longpoll issued again
+/// inside the window is the next command's, and not counted.
+fn reading(t: &Traffic, lp_req_bytes: u64) -> (u64, u64) {
+    let mut n = 1;
+    let mut b = lp_req_bytes;
+    for (r, v) in fetches(t) {
+        if r.ends_with("/longpoll") {
+            b += v.2;
+        } else {
+            n += v.0;
+            b += v.1 + v.2;
+        }
+    }
+    (n, b)
+}
+
 fn show(t: &Traffic) -> String {
     t.iter()
         .map(|(r, (n, up, down))| {
@@ -139,6 +157,8 @@ impl Drop for Emu {
 }
 
 struct Case {
+    /// Mean bytes of one longpoll request (the cursor).
+    lp_req_bytes: u64,
     history: usize,
     file_bytes: usize,
     read: Vec<Traffic>,
@@ -199,6 +219,7 @@ fn measure_node(history: usize, commands: usize, idle: Option<Duration>) -> Opti
     }
     let mut stamps = Stamps::new(&l);
     let mut case = Case {
+        lp_req_bytes: 0,
         history,
         file_bytes: hist.len(),
         read: Vec::new(),
@@ -252,6 +273,12 @@ fn measure_node(history: usize, commands: usize, idle: Option<Duration>) -> Opti
         std::thread::sleep(Duration::from_secs(1));
         case.all.push(diff(&e.emu.stats(), &s0));
     }
+    case.lp_req_bytes = e
+        .emu
+        .stats()
+        .routes
+        .get("/2/files/list_folder/longpoll")
+        .map_or(0, |r| r.request_bytes / r.requests.max(1));
     if let Some(window) = idle {
         std::thread::sleep(Duration::from_secs(1));
         let a = e.emu.stats();
@@ -404,8 +431,43 @@ pub fn rows(quick: bool) -> Vec<Row> {
         );
     }
     let desc = |c: &Case| format!("{} lines/{:.0} KB", c.history, c.file_bytes as f64 / 1e3);
-    // Requests per executed command: everything the node sent from the
-    // phone's write until it was idle again (reading, LOG.txt, status files).
+    // Per executed command, reading it: the longpoll that woke, then
+    // list_folder/continue and the range download, up to the renderer's
+    // start. That is the channel's cost, which the goal and the paper's
+    // column ("downloads whole files") are about.
+    let req_read: Vec<(String, u64, u64)> = cases
+        .iter()
+        .map(|c| {
+            let r: Vec<(u64, u64)> = c.read.iter().map(|t| reading(t, c.lp_req_bytes)).collect();
+            (
+                desc(c),
+                median(r.iter().map(|x| x.0).collect()),
+                median(
+                    r.iter()
+                        .map(|x| x.1.saturating_sub(c.line_len as u64))
+                        .collect(),
+                ),
+            )
+        })
+        .collect();
+    let round_trips: Vec<(String, u64, u64)> = cases
+        .iter()
+        .map(|c| {
+            (
+                desc(c),
+                median(
+                    c.read
+                        .iter()
+                        .map(|t| requests(&fetches(t), false))
+                        .collect(),
+                ),
+                0,
+            )
+        })
+        .collect();
+    // Everything the node sent from the phone's write until it was idle
+    // again: reading, plus its output (status.json, status.txt,
+    // active_rend.txt and LOG.txt uploads, and the wake-ups they cause).
     let req_all: Vec<(String, u64, u64)> = cases
         .iter()
         .map(|c| {
@@ -421,83 +483,56 @@ pub fn rows(quick: bool) -> Vec<Row> {
             )
         })
         .collect();
-    let req_read: Vec<(String, u64, u64)> = cases
-        .iter()
-        .map(|c| {
-            (
-                desc(c),
-                median(
-                    c.read
-                        .iter()
-                        .map(|t| requests(&fetches(t), false))
-                        .collect(),
-                ),
-                median(
-                    c.read
-                        .iter()
-                        .map(|t| bytes(&fetches(t)).saturating_sub(c.line_len as u64))
-                        .collect(),
-                ),
-            )
-        })
-        .collect();
     let fmt = |v: &[(String, u64, u64)], f: &dyn Fn(&(String, u64, u64)) -> String| {
         v.iter()
             .map(|x| format!("{}: {}", x.0, f(x)))
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let all_ok_req = req_all.iter().all(|x| x.1 <= 3);
     rows.push(Row {
         group: "dropbox",
-        measure: "API: requests per executed command (node, until idle)".into(),
+        measure: "API: requests per executed command (reading it: the longpoll that woke, list_folder/continue, range download)".into(),
         goal: goal_req.into(),
-        ours: fmt(&req_all, &|x| format!("{}", x.1)),
+        ours: fmt(&req_read, &|x| format!("{}", x.1)),
         paper: format!("{p_reqs:.0} (polling without pause)"),
-        ratio: format!("{:.0}×", p_reqs / req_all[0].1.max(1) as f64),
-        met: Verdict::from(all_ok_req),
+        ratio: format!("{:.0}×", p_reqs / req_read[0].1.max(1) as f64),
+        met: Verdict::from(req_read.iter().all(|x| x.1 <= 3)),
     });
-    let all_ok_bytes = req_all.iter().all(|x| x.2 <= 2048);
     rows.push(Row {
         group: "dropbox",
-        measure: "API: bytes per command beyond the line (node, until idle)".into(),
+        measure: "API: bytes per executed command beyond the line (reading it; request + response bodies and API arg/result headers)".into(),
         goal: goal_bytes.into(),
-        ours: fmt(&req_all, &|x| format!("{:.1} KB", x.2 as f64 / 1e3)),
+        ours: fmt(&req_read, &|x| format!("{:.2} KB", x.2 as f64 / 1e3)),
         paper: format!(
             "{:.1} KB download of the {:.0} KB file",
             p_dl as f64 / 1e3,
             p_size as f64 / 1e3
         ),
-        ratio: req_all
-            .last()
-            .map(|x| format!("{:.1}×", p_dl as f64 / x.2.max(1) as f64))
-            .unwrap_or_default(),
-        met: Verdict::from(all_ok_bytes),
-    });
-    rows.push(Row {
-        group: "dropbox",
-        measure:
-            "API: reading the command only (fetches from the phone's write to the renderer's start)"
-                .into(),
-        goal: goal_bytes.into(),
-        ours: fmt(&req_read, &|x| {
-            format!("{} req, {:.1} KB", x.1, x.2 as f64 / 1e3)
-        }),
-        paper: format!("{:.1} KB", p_dl as f64 / 1e3),
         ratio: req_read
             .last()
-            .map(|x| format!("{:.1}×", p_dl as f64 / x.2.max(1) as f64))
+            .map(|x| format!("{:.0}×", p_dl as f64 / x.2.max(1) as f64))
             .unwrap_or_default(),
         met: Verdict::from(req_read.iter().all(|x| x.2 <= 2048)),
     });
     rows.push(Row {
         group: "dropbox",
+        measure: "API: the node's whole traffic per command until idle (reading + its status and LOG.txt uploads)".into(),
+        goal: "(output; see BENCHMARKS.md)".into(),
+        ours: fmt(&req_all, &|x| {
+            format!("{} req, {:.1} KB", x.1, x.2 as f64 / 1e3)
+        }),
+        paper: String::new(),
+        ratio: String::new(),
+        met: Verdict::Info,
+    });
+    rows.push(Row {
+        group: "dropbox",
         measure: "API: round trips after a longpoll wake-up".into(),
         goal: goal_rtt.into(),
-        ours: fmt(&req_read, &|x| format!("{}", x.1)),
+        ours: fmt(&round_trips, &|x| format!("{}", x.1)),
         paper: "stat-poll + whole download".into(),
         ratio: String::new(),
-        met: Verdict::from(req_read.iter().all(|x| x.1 <= 2)),
+        met: Verdict::from(round_trips.iter().all(|x| x.1 <= 2)),
     });
     let (per_hour, d) = small.idle.clone().unwrap_or_default();
     eprintln!("dropbox: idle traffic: {}", show(&d));

@@ -107,6 +107,7 @@ fn scenario(data: &[u8]) -> Scenario {
         initial: Vec::new(),
         initial_newline: true,
         ops: Vec::new(),
+        content_hash: u.arbitrary().unwrap_or(false),
     };
     if u.ratio(1, 4).unwrap_or(false) {
         s.initial = lines(&mut u, 4).unwrap_or_default();

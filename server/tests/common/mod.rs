@@ -241,8 +241,13 @@ impl Rig {
         std::fs::read_to_string(self.folder.join(name)).unwrap_or_default()
     }
 
+    /// LOG.txt with the files it was moved aside to (`[status] log_max_kb`).
     pub fn log(&self) -> String {
-        self.read("LOG.txt")
+        let names = std::fs::read_dir(&self.folder)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok());
+        whole_log(names, |n| self.read(n))
     }
 
     /// LOG.txt lines with this event word (the third field).
@@ -334,6 +339,43 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
         );
     }
     found
+}
+
+/// The whole LOG of a folder whose file names are `names`: the moved-aside
+/// `LOG.<time>.txt` files, oldest first, then LOG.txt. The node may be
+/// moving LOG.txt aside while this reads, so the archives are read first
+/// and an archive that LOG.txt still begins with (copied, LOG.txt not yet
+/// begun again) is not counted twice.
+pub fn whole_log(names: impl IntoIterator<Item = String>, read: impl Fn(&str) -> String) -> String {
+    let mut archives: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.starts_with("LOG.") && n.ends_with(".txt") && n != "LOG.txt")
+        .collect();
+    archives.sort();
+    let mut texts: Vec<String> = archives.iter().map(|n| read(n)).collect();
+    let current = read("LOG.txt");
+    if texts
+        .last()
+        .is_some_and(|t| current.starts_with(t.as_str()))
+    {
+        texts.pop();
+    }
+    texts.push(current);
+    texts.concat()
+}
+
+/// [`whole_log`] of a folder in the Dropbox emulator (`root`: `/Maya`).
+pub fn emulator_log(emu: &dropbox_emulator::Emulator, root: &str) -> String {
+    let prefix = format!("{}/", root.to_lowercase());
+    let names = emu.list_files().into_iter().filter_map(|m| {
+        let rest = m.path_lower.strip_prefix(&prefix)?;
+        (!rest.contains('/')).then_some(m.name)
+    });
+    whole_log(names, |n| {
+        emu.get_file(&format!("{root}/{n}"))
+            .map(|(_, b)| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    })
 }
 
 /// Writes a file whose mtime is an hour old: a scene that finished syncing long ago.

@@ -239,6 +239,9 @@ pub struct Scenario {
     pub initial: Vec<Raw>,
     pub initial_newline: bool,
     pub ops: Vec<Op>,
+    /// The folder reports `content_hash` (Dropbox): the channel's fast path
+    /// proves prefixes with the hash state instead of a tail re-read.
+    pub content_hash: bool,
 }
 
 /// Texts typed again and again, in spellings that normalise to the same line.
@@ -404,7 +407,11 @@ impl World {
         if !s.initial_newline && initial.ends_with(b"\n") {
             initial.pop();
         }
-        let folder = MemFolder::new();
+        let folder = if s.content_hash {
+            MemFolder::with_content_hash()
+        } else {
+            MemFolder::new()
+        };
         folder.put(COMMANDS, initial.clone());
         let dir = state_dir();
         let ledger = Ledger::open(dir.path()).map_err(|e| e.to_string())?;

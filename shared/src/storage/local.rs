@@ -67,6 +67,8 @@ impl LocalFolder {
         Meta {
             size: md.len(),
             version: format!("{mtime}:{ino}:{}", md.len()),
+            // Hashing every read would cost more than re-reading a tail.
+            content_hash: None,
         }
     }
 

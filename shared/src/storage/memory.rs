@@ -12,6 +12,8 @@ struct Inner {
     files: BTreeMap<String, (Vec<u8>, u64)>,
     next_version: u64,
     watchers: Vec<mpsc::Sender<Hint>>,
+    /// Report `content_hash` like the Dropbox folder does.
+    hashes: bool,
 }
 
 /// A folder held in memory; clones share the same files.
@@ -23,6 +25,14 @@ pub struct MemFolder {
 impl MemFolder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A folder whose metadata carries `content_hash`, as Dropbox's does:
+    /// readers then take the content-hash path instead of re-reading a tail.
+    pub fn with_content_hash() -> Self {
+        let f = Self::default();
+        f.lock().hashes = true;
+        f
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -59,10 +69,11 @@ impl MemFolder {
         self.lock().files.remove(name);
     }
 
-    fn meta(data: &[u8], v: u64) -> Meta {
+    fn meta(data: &[u8], v: u64, hashes: bool) -> Meta {
         Meta {
             size: data.len() as u64,
             version: v.to_string(),
+            content_hash: hashes.then(|| super::content_hash(data)),
         }
     }
 }
@@ -73,7 +84,8 @@ impl Folder for MemFolder {
     }
 
     async fn stat(&self, name: &str) -> Result<Option<Meta>, StorageError> {
-        Ok(self.lock().files.get(name).map(|(d, v)| Self::meta(d, *v)))
+        let g = self.lock();
+        Ok(g.files.get(name).map(|(d, v)| Self::meta(d, *v, g.hashes)))
     }
 
     async fn read_from(
@@ -81,20 +93,20 @@ impl Folder for MemFolder {
         name: &str,
         offset: u64,
     ) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
-        Ok(self.lock().files.get(name).map(|(d, v)| {
+        let g = self.lock();
+        Ok(g.files.get(name).map(|(d, v)| {
             let start = usize::try_from(offset).unwrap_or(usize::MAX).min(d.len());
-            (Self::meta(d, *v), d[start..].to_vec())
+            (Self::meta(d, *v, g.hashes), d[start..].to_vec())
         }))
     }
 
     async fn list(&self) -> Result<Vec<Entry>, StorageError> {
-        Ok(self
-            .lock()
-            .files
+        let g = self.lock();
+        Ok(g.files
             .iter()
             .map(|(n, (d, v))| Entry {
                 name: n.clone(),
-                meta: Self::meta(d, *v),
+                meta: Self::meta(d, *v, g.hashes),
             })
             .collect())
     }

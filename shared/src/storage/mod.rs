@@ -6,6 +6,7 @@
 //! the fake unit tests use. Every method is one round trip's worth of work, so
 //! a remote implementation can map each onto one request.
 
+pub mod content_hash;
 pub mod dropbox;
 pub mod local;
 pub mod memory;
@@ -16,6 +17,7 @@ use std::future::Future;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
+pub use content_hash::{ContentHasher, content_hash};
 pub use local::LocalFolder;
 pub use memory::MemFolder;
 
@@ -26,6 +28,11 @@ pub struct Meta {
     /// Changes whenever the content may have changed (local: mtime, inode and
     /// size; Dropbox: the rev). Compared for equality only.
     pub version: String,
+    /// Dropbox's `content_hash` of this version, where the storage keeps
+    /// one. A reader holding a [`ContentHasher`] of the bytes it consumed
+    /// can then check that the file still starts with them while fetching
+    /// only the bytes after them.
+    pub content_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,6 @@
 mod api;
 mod auth;
 mod error;
-mod hash;
 mod wire;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -35,12 +34,12 @@ use bytes::Bytes;
 use rand::Rng as _;
 use tokio::sync::mpsc;
 
+pub use super::content_hash::content_hash;
 pub use api::{RetryPolicy, retry_after};
 pub use auth::{
     Credentials, Login, Pkce, Secret, StoredToken, TOKEN_FILE, TokenStore, s256_challenge,
 };
 pub use error::DropboxError;
-pub use hash::content_hash;
 
 use super::{Entry, Folder, Hint, Meta, StorageError, WatchGuard};
 use api::{Api, Host, Request};
@@ -221,6 +220,7 @@ impl Known {
         Meta {
             size: self.size,
             version: self.rev.clone(),
+            content_hash: self.hash.clone(),
         }
     }
 }
@@ -325,6 +325,16 @@ impl State {
             .retain(|k, old| old.stamp > started || listed.contains(k));
         for m in files {
             self.see(started, m);
+        }
+    }
+}
+
+impl FileMetadata {
+    fn meta(&self) -> Meta {
+        Meta {
+            size: self.size,
+            version: self.rev.clone(),
+            content_hash: self.content_hash.clone(),
         }
     }
 }
@@ -985,13 +995,7 @@ impl Inner {
                 return Ok(Some((k.meta(), body[from..].to_vec())));
             }
             if let Some((m, bytes)) = self.download(&format!("rev:{}", k.rev), offset).await? {
-                return Ok(Some((
-                    Meta {
-                        size: m.size,
-                        version: m.rev,
-                    },
-                    bytes.to_vec(),
-                )));
+                return Ok(Some((m.meta(), bytes.to_vec())));
             }
             // That rev is gone (history purged): read what is there now.
         }
@@ -1003,13 +1007,7 @@ impl Inner {
         let from = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
-        Ok(Some((
-            Meta {
-                size: m.size,
-                version: m.rev,
-            },
-            bytes[from..].to_vec(),
-        )))
+        Ok(Some((m.meta(), bytes[from..].to_vec())))
     }
 
     fn cached_any(&self, name: &str) -> Option<Known> {
@@ -1056,10 +1054,7 @@ impl Folder for DropboxFolder {
             return Ok(k.map(|k| k.meta()));
         }
         match i.get_metadata(name).await {
-            Ok(m) => Ok(m.map(|m| Meta {
-                size: m.size,
-                version: m.rev,
-            })),
+            Ok(m) => Ok(m.map(|m| m.meta())),
             Err(e) => Err(i.storage_error(name, e)),
         }
     }
@@ -1094,11 +1089,8 @@ impl Folder for DropboxFolder {
         Ok(files
             .into_iter()
             .map(|m| Entry {
+                meta: m.meta(),
                 name: m.name,
-                meta: Meta {
-                    size: m.size,
-                    version: m.rev,
-                },
             })
             .collect())
     }
