@@ -7,10 +7,10 @@ use droprender_shared::command::{self, ParseError};
 use droprender_shared::files;
 use droprender_shared::logline::{Event, LogLine};
 use droprender_shared::status::StatusDoc;
-use droprender_shared::storage::dropbox::{
+use droprender_storage::dropbox::{
     self, DropboxFolder, DropboxSettings, Login, Logout, TokenStore,
 };
-use droprender_shared::storage::{Folder, Hint, LocalFolder};
+use droprender_storage::{Folder, Hint, LocalFolder};
 use std::io::Write as _;
 use tokio::sync::mpsc;
 

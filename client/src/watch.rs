@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use droprender_shared::files;
 use droprender_shared::status::{JobInfo, StatusDoc, human_duration};
-use droprender_shared::storage::{Folder, Hint};
+use droprender_storage::{Folder, Hint};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 

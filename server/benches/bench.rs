@@ -899,7 +899,7 @@ fn profile_slow(n: usize) {
     use droprender_node::channel::Channel;
     use droprender_node::ledger::Ledger;
     use droprender_shared::files::Source;
-    use droprender_shared::storage::MemFolder;
+    use droprender_storage::MemFolder;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -4,11 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use droprender_shared::storage::LocalFolder;
-use droprender_shared::storage::dropbox::{DropboxFolder, DropboxSettings};
-use tokio::sync::watch;
 
-use crate::config::{Config, FolderSpec, Overrides};
+use crate::config::{Config, Overrides};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -168,66 +165,14 @@ impl RunArgs {
     }
 }
 
-/// The shutdown channel, fed by SIGINT/SIGTERM: the first asks for a
-/// graceful stop, the second forces.
-pub fn shutdown_signal() -> anyhow::Result<watch::Receiver<u8>> {
-    let (tx, rx) = watch::channel(0u8);
-    ctrlc::set_handler(move || {
-        tx.send_modify(|v| *v = v.saturating_add(1));
-        if *tx.borrow() >= 2 {
-            eprintln!("droprender-node: forcing stop");
-        } else {
-            eprintln!("droprender-node: stopping (again to force)");
-        }
-    })?;
-    Ok(rx)
-}
-
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
-}
-
 pub fn run_node(args: &RunArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
     let _guard = init_tracing("info", cfg.log_file.as_deref());
-    let rt = runtime()?;
-    let shutdown = shutdown_signal()?;
+    let rt = crate::launch::runtime()?;
+    let shutdown = crate::launch::shutdown_signal()?;
     rt.block_on(async move {
         tracing::info!(folder = %cfg.folder, projects = %cfg.projects.display(), "node running");
-        match cfg.folder.clone() {
-            FolderSpec::Local(dir) => {
-                if !dir.is_dir() {
-                    anyhow::bail!(
-                        "the folder {} does not exist: create it, or point --folder at your synced folder",
-                        dir.display()
-                    );
-                }
-                let folder = LocalFolder::new(dir).with_poll(cfg.poll);
-                crate::node::run(cfg, folder, shutdown).await?;
-            }
-            FolderSpec::Dropbox(path) => {
-                // The config file's [dropbox_api], then DROPRENDER_DROPBOX_* on top.
-                let d = &cfg.dropbox_api;
-                let mut settings = DropboxSettings::default();
-                for (from, to) in [
-                    (&d.app_key, &mut settings.app_key),
-                    (&d.api_url, &mut settings.api_url),
-                    (&d.content_url, &mut settings.content_url),
-                    (&d.notify_url, &mut settings.notify_url),
-                    (&d.oauth_url, &mut settings.oauth_url),
-                ] {
-                    if let Some(v) = from {
-                        to.clone_from(v);
-                    }
-                }
-                let folder = DropboxFolder::from_env(&settings.with_env(), &path)?;
-                crate::node::run(cfg, folder, shutdown).await?;
-            }
-        }
-        Ok(())
+        crate::launch::serve(cfg, shutdown).await
     })
 }
 
@@ -251,7 +196,7 @@ pub fn main() -> ExitCode {
             crate::demo::run(a)
         }
         Cmd::Init(a) => init(a),
-        Cmd::SlurmTask { work_dir } => return crate::slurm::task_main(work_dir),
+        Cmd::SlurmTask { work_dir } => return crate::exec::slurm::task_main(work_dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

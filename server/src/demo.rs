@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use droprender_shared::files;
 use droprender_shared::status::StatusDoc;
-use droprender_shared::storage::{Folder, LocalFolder};
+use droprender_storage::{Folder, LocalFolder};
 use tokio::sync::watch;
 
 use crate::config::{Config, FileConfig, Overrides};
+use crate::core::Shutdown;
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
@@ -103,10 +104,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!("  synced folder  {}", dir.display());
     println!("  projects       {}", cfg.projects.display());
     println!("  renders        {}", cfg.output.display());
-    let rt = crate::cli::runtime()?;
-    let (stop_tx, stop_rx) = watch::channel(0u8);
+    let rt = crate::launch::runtime()?;
+    let (stop_tx, stop_rx) = watch::channel(Shutdown::Run);
     rt.block_on(async {
-        let node = tokio::spawn(crate::node::run(cfg.clone(), folder.clone(), stop_rx));
+        let node = tokio::spawn(crate::launch::serve(cfg.clone(), stop_rx));
         let line = format!(
             "rend:render -r sw -s 1 -e {} -x 320 -y 180 scenes/shot01.ma\n",
             args.frames.max(1)
@@ -134,7 +135,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         .await?;
         // Let the node write its last lines, then stop it like Ctrl-C would.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let _ = stop_tx.send(1);
+        let _ = stop_tx.send(Shutdown::Graceful);
         node.await.context("the node task")??;
         println!("\n--- status.txt (what a phone shows) ---");
         println!("{}", s.to_text());

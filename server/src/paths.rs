@@ -3,17 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use thiserror::Error;
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum PathError {
-    #[error("{0} does not exist under {1}")]
-    Missing(String, String),
-    #[error("{0} is outside {1}")]
-    Outside(String, String),
-    #[error("the root {0} cannot be read: {1}")]
-    Root(String, String),
-}
+pub use crate::core::PathError;
 
 /// Resolves an existing file or directory inside `root`.
 pub fn existing_inside(root: &Path, given: &str) -> Result<PathBuf, PathError> {

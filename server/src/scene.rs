@@ -5,16 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SceneState {
-    Ready,
-    /// Not yet: why, and when to look again.
-    Syncing {
-        why: String,
-        recheck: Duration,
-    },
-    Missing,
-}
+pub use crate::core::SceneState;
 
 /// True for a sync engine's temp file belonging to `scene_name`.
 pub fn is_sync_temp_for(name: &str, scene_name: &str) -> bool {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use droprender_shared::status::{NodeInfo, RendererInfo, StatusDoc};
-use droprender_shared::storage::{Folder, StorageError};
+use droprender_storage::{Folder, StorageError};
 
 use crate::config::Config;
 

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use common::{NODE, client_bin};
 use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RunningEmulator, Stats};
 use droprender_shared::status::StatusDoc;
-use droprender_shared::storage::Folder;
-use droprender_shared::storage::dropbox::{
+use droprender_storage::Folder;
+use droprender_storage::dropbox::{
     Credentials, DropboxFolder, DropboxSettings, RetryPolicy, Secret,
 };
 

@@ -44,7 +44,7 @@ use std::time::Instant;
 use droprender_node::channel::{Channel, QUIET};
 use droprender_node::ledger::Ledger;
 use droprender_shared::files::{COMMANDS, Source};
-use droprender_shared::storage::MemFolder;
+use droprender_storage::MemFolder;
 use model::{
     Conflict, Crash, GARBAGE, JOURNAL, Op, Pick, REPEATED, Raw, Rewrite, Scenario, Stats, TORN,
     Which, ready, state_dir,

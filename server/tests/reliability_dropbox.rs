@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use common::NODE;
 use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RunningEmulator};
 use droprender_shared::status::StatusDoc;
-use droprender_shared::storage::Folder;
-use droprender_shared::storage::dropbox::{
+use droprender_storage::Folder;
+use droprender_storage::dropbox::{
     Credentials, DropboxFolder, DropboxSettings, RetryPolicy, Secret,
 };
 use reliability::{Figures, accepted_frames, bad_log_lines, invoked_frames, long};

@@ -58,7 +58,7 @@ fn rendered_frames(rig: &Rig) -> BTreeMap<i64, u32> {
 fn farm_processes(rig: &Rig) -> Vec<i32> {
     let needle = format!(
         "DROPRENDER_JOB=slurm/{}:",
-        droprender_node::process::node_id(&rig.state)
+        droprender_node::exec::local::process::node_id(&rig.state)
     );
     let mut out = Vec::new();
     for ent in std::fs::read_dir("/proc").expect("/proc").flatten() {

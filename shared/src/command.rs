@@ -11,7 +11,7 @@ use std::fmt;
 use thiserror::Error;
 
 use crate::normalize::{LineError, Normalized, normalize_line, normalize_str};
-use crate::profile::{self, Flag, RendererKind};
+use crate::profile::{self, Flag, FlagError, RendererKind};
 
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,32 +193,13 @@ pub enum ParseError {
     UnexpectedArguments(&'static str),
     #[error("a quote is opened but never closed")]
     UnterminatedQuote,
-    #[error("`rend:` needs a scene file as its last argument")]
-    MissingScene,
-    #[error("{flag} is not allowed: {why}")]
-    DeniedFlag { flag: String, why: &'static str },
-    #[error("{0} is not a known {1} flag")]
-    UnknownFlag(String, &'static str),
-    #[error("{0} is not a known {1} flag (did you mean {2}?)")]
-    MisspelledFlag(String, &'static str, &'static str),
-    #[error("{0} is given twice")]
-    DuplicateFlag(String),
-    #[error("{0} needs a value")]
-    MissingValue(String),
-    #[error("{flag} {value}: {rule}")]
-    BadValue {
-        flag: String,
-        value: String,
-        rule: String,
-    },
-    #[error("`{0}` comes after the scene; the scene must be the last argument")]
-    AfterScene(String),
-    #[error("the scene `{0}` is not a {1} file ({2})")]
-    BadScene(String, &'static str, &'static str),
     #[error("{0}")]
     Invalid(String),
     #[error("`{0}:` needs a job number, e.g. `{0}: 12`")]
     NeedsJob(&'static str),
+    /// A `rend:` line's flags or scene, as its renderer profile judged them.
+    #[error(transparent)]
+    Flag(#[from] FlagError),
 }
 
 const KNOWN: &str =
@@ -336,14 +317,17 @@ fn take_options(tokens: &mut Vec<String>) -> Result<JobOptions, ParseError> {
             _ => return true,
         };
         if seen.contains(&key) {
-            err.get_or_insert(ParseError::DuplicateFlag(format!("{key}=")));
+            err.get_or_insert(FlagError::DuplicateFlag(format!("{key}=")).into());
             return false;
         }
         seen.push(key);
-        let bad = |rule: &str| ParseError::BadValue {
-            flag: format!("{key}="),
-            value: v.to_string(),
-            rule: rule.to_string(),
+        let bad = |rule: &str| -> ParseError {
+            FlagError::BadValue {
+                flag: format!("{key}="),
+                value: v.to_string(),
+                rule: rule.to_string(),
+            }
+            .into()
         };
         let r: Result<(), ParseError> = match key {
             "after" => v

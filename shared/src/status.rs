@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::states::{JobPhase, NodeState};
+
 pub const FORMAT: u32 = 1;
 
 /// Queued jobs listed in status files: enough for any screen, and it keeps
@@ -19,8 +21,7 @@ pub struct StatusDoc {
     pub node: NodeInfo,
     /// Local wall time of this snapshot, `YYYY-MM-DD HH:MM:SS`.
     pub updated: String,
-    /// `idle`, `rendering`, `paused`, `waiting` or `stopping`.
-    pub state: String,
+    pub state: NodeState,
     /// Why the node is waiting, or other news worth a line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -44,7 +45,7 @@ pub struct StatusDoc {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeLine {
     pub name: String,
-    pub state: String,
+    pub state: NodeState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +60,7 @@ impl NodeLine {
     pub fn of(doc: &StatusDoc) -> Self {
         NodeLine {
             name: doc.node.name.clone(),
-            state: doc.state.clone(),
+            state: doc.state,
             job: doc.current.as_ref().map(|c| c.id),
             scene: doc.current.as_ref().map(|c| c.scene.clone()),
             percent: doc.current.as_ref().map(|c| c.percent),
@@ -97,9 +98,7 @@ pub struct JobInfo {
     pub line: String,
     pub scene: String,
     pub renderer: String,
-    /// `queued`, `waiting`, `rendering`, `suspended`, `finished`, `failed`,
-    /// `interrupted` or `cancelled`.
-    pub state: String,
+    pub state: JobPhase,
     #[serde(default)]
     pub priority: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,7 +244,7 @@ impl StatusDoc {
             }
             let _ = write!(l, " {} fr", frames(j));
             let _ = writeln!(o, "{l}");
-            if let Some(m) = j.message.as_ref().filter(|_| j.state != "finished") {
+            if let Some(m) = j.message.as_ref().filter(|_| j.state != JobPhase::Finished) {
                 let _ = writeln!(o, "   {m}");
             }
         }
@@ -284,7 +283,7 @@ mod tests {
     fn json_round_trip_and_text() {
         let doc = StatusDoc {
             format: FORMAT,
-            state: "rendering".into(),
+            state: NodeState::Rendering,
             current: Some(JobInfo {
                 id: 3,
                 scene: "shot01.mb".into(),

@@ -80,6 +80,17 @@ impl FrameRange {
     }
 }
 
+/// The frames still to render when the request names whole frames the
+/// node can count (`None`: the renderer decides, e.g. fractional or
+/// renumbered frames).
+pub fn missing_frames(req: &RenderRequest, done: &BTreeSet<i64>) -> Option<Vec<i64>> {
+    if req.has_flag("-rfs") || req.has_flag("-rfb") {
+        return None;
+    }
+    let all = frame_range(req)?.whole_frames()?;
+    Some(all.into_iter().filter(|f| !done.contains(f)).collect())
+}
+
 /// Contiguous runs of frames, for `-s/-e` per run: [1,2,3,7,8] → [(1,3),(7,8)].
 pub fn runs(frames: &[i64]) -> Vec<(i64, i64)> {
     let mut out: Vec<(i64, i64)> = Vec::new();

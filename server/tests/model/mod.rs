@@ -20,7 +20,7 @@ use droprender_node::ledger::Ledger;
 use droprender_shared::command::{ParseError, parse_normalized};
 use droprender_shared::files::{self, COMMANDS, Source};
 use droprender_shared::normalize::{Normalized, normalize_line};
-use droprender_shared::storage::{Folder, MemFolder};
+use droprender_storage::{Folder, MemFolder};
 
 /// An index into whatever list exists when the operation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

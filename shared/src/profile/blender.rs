@@ -2,8 +2,7 @@
 //! and camera. Resolution and camera reach Blender through the node's own
 //! script after `--`, never as Python from the channel.
 
-use super::{DenySpec, FlagSpec, Profile, RendererKind, Value, check_scene};
-use crate::command::ParseError;
+use super::{FlagError, DenySpec, FlagSpec, Profile, RendererKind, Value, check_scene};
 use crate::profile::Flag;
 
 pub const FORMATS: &[&str] = &["PNG", "JPEG", "TIFF", "OPEN_EXR"];
@@ -98,7 +97,7 @@ pub(crate) static PROFILE: Profile = Profile {
 };
 
 /// Validates Blender flags and the scene.
-pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), ParseError> {
+pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), FlagError> {
     let (flags, scene) = PROFILE.walk(tokens)?;
     check_scene(&scene, RendererKind::Blender, "Blender")?;
     let num = |n: &str| {
@@ -110,15 +109,15 @@ pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), ParseError> {
     };
     if let (Some(s), Some(e)) = (num("-s"), num("-e")) {
         if s > e {
-            return Err(ParseError::Invalid(format!(
+            return Err(FlagError::Invalid(format!(
                 "the start frame {s} is after the end frame {e}"
             )));
         }
-        if e - s + 1 > super::maya::MAX_FRAMES as u64 {
-            return Err(ParseError::Invalid(format!(
+        if e - s + 1 > super::MAX_FRAMES as u64 {
+            return Err(FlagError::Invalid(format!(
                 "the line asks for {} frames; the limit is {}",
                 e - s + 1,
-                super::maya::MAX_FRAMES
+                super::MAX_FRAMES
             )));
         }
     }
@@ -129,7 +128,7 @@ pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), ParseError> {
 mod tests {
     use super::*;
 
-    fn v(line: &str) -> Result<(Vec<Flag>, String), ParseError> {
+    fn v(line: &str) -> Result<(Vec<Flag>, String), FlagError> {
         let tokens: Vec<String> = line.split(' ').map(str::to_string).collect();
         validate(&tokens)
     }

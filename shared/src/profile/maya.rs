@@ -1,7 +1,6 @@
 //! Maya `Render`: the allow-list and deny-list from maya-render.md.
 
-use super::{DenySpec, FlagSpec, Profile, RendererKind, Value, check_scene};
-use crate::command::ParseError;
+use super::{FlagError, DenySpec, FlagSpec, Profile, RendererKind, Value, check_scene};
 use crate::profile::Flag;
 
 /// Renderers a line may name with `-r`. The node may allow fewer.
@@ -16,8 +15,7 @@ pub const RENDERERS: &[&str] = &[
     "default",
 ];
 
-/// Most frames one line may ask for.
-pub const MAX_FRAMES: f64 = 100_000.0;
+pub use super::MAX_FRAMES;
 
 const fn allow(name: &'static str, value: Value) -> FlagSpec {
     FlagSpec {
@@ -170,7 +168,7 @@ pub(crate) static PROFILE: Profile = Profile {
 };
 
 /// Validates Maya `Render` flags and the scene.
-pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), ParseError> {
+pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), FlagError> {
     let (flags, scene) = PROFILE.walk(tokens)?;
     check_scene(&scene, RendererKind::Maya, "Maya")?;
     let get = |n: &str| {
@@ -183,7 +181,7 @@ pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), ParseError> {
     if let Some(r) = renderer {
         for (spec, f) in &flags {
             if !spec.only_for.is_empty() && !spec.only_for.contains(&r) {
-                return Err(ParseError::Invalid(format!(
+                return Err(FlagError::Invalid(format!(
                     "{} belongs to the {} renderer, not {r}",
                     f.name,
                     spec.only_for.join("/")
@@ -196,24 +194,24 @@ pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), ParseError> {
     if let (Some(s), Some(e)) = (s, e)
         && s > e
     {
-        return Err(ParseError::Invalid(format!(
+        return Err(FlagError::Invalid(format!(
             "the start frame {s} is after the end frame {e}"
         )));
     }
     if let Some(b) = num("-b") {
         if b <= 0.0 {
-            return Err(ParseError::Invalid("-b must be greater than 0".into()));
+            return Err(FlagError::Invalid("-b must be greater than 0".into()));
         }
         let count = (e.unwrap_or(1.0) - s.unwrap_or(1.0)) / b + 1.0;
         if count > MAX_FRAMES {
-            return Err(ParseError::Invalid(format!(
+            return Err(FlagError::Invalid(format!(
                 "the line asks for {count:.0} frames; the limit is {MAX_FRAMES:.0}"
             )));
         }
     } else if let (Some(s), Some(e)) = (s, e)
         && e - s + 1.0 > MAX_FRAMES
     {
-        return Err(ParseError::Invalid(format!(
+        return Err(FlagError::Invalid(format!(
             "the line asks for {:.0} frames; the limit is {MAX_FRAMES:.0}",
             e - s + 1.0
         )));
@@ -225,7 +223,7 @@ pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), ParseError> {
 mod tests {
     use super::*;
 
-    fn v(line: &str) -> Result<(Vec<Flag>, String), ParseError> {
+    fn v(line: &str) -> Result<(Vec<Flag>, String), FlagError> {
         let tokens: Vec<String> = line.split(' ').map(str::to_string).collect();
         validate(&tokens)
     }
@@ -308,30 +306,30 @@ mod tests {
     fn shape_errors() {
         assert!(matches!(
             v("-s 1 -s 2 a.mb"),
-            Err(ParseError::DuplicateFlag(_))
+            Err(FlagError::DuplicateFlag(_))
         ));
-        assert!(matches!(v("-s 5 -e 1 a.mb"), Err(ParseError::Invalid(_))));
-        assert!(matches!(v("-s 1e3 a.mb"), Err(ParseError::BadValue { .. })));
-        assert!(matches!(v("-s a.mb"), Err(ParseError::MissingValue(_))));
-        assert!(matches!(v("-s 1"), Err(ParseError::MissingScene)));
-        assert!(matches!(v("a.mb -s 1"), Err(ParseError::AfterScene(_))));
+        assert!(matches!(v("-s 5 -e 1 a.mb"), Err(FlagError::Invalid(_))));
+        assert!(matches!(v("-s 1e3 a.mb"), Err(FlagError::BadValue { .. })));
+        assert!(matches!(v("-s a.mb"), Err(FlagError::MissingValue(_))));
+        assert!(matches!(v("-s 1"), Err(FlagError::MissingScene)));
+        assert!(matches!(v("a.mb -s 1"), Err(FlagError::AfterScene(_))));
         assert!(matches!(
             v("-S 1 a.mb"),
-            Err(ParseError::MisspelledFlag(..))
+            Err(FlagError::MisspelledFlag(..))
         ));
-        assert!(matches!(v("-bogus a.mb"), Err(ParseError::UnknownFlag(..))));
-        assert!(matches!(v("-s 1 a.txt"), Err(ParseError::BadScene(..))));
+        assert!(matches!(v("-bogus a.mb"), Err(FlagError::UnknownFlag(..))));
+        assert!(matches!(v("-s 1 a.txt"), Err(FlagError::BadScene(..))));
         assert!(matches!(
             v("-r sw -ai:threads 2 a.mb"),
-            Err(ParseError::Invalid(_))
+            Err(FlagError::Invalid(_))
         ));
         assert!(matches!(
             v("-im ../x a.mb"),
-            Err(ParseError::BadValue { .. })
+            Err(FlagError::BadValue { .. })
         ));
         assert!(matches!(
             v("-s 1 -e 200000 a.mb"),
-            Err(ParseError::Invalid(_))
+            Err(FlagError::Invalid(_))
         ));
     }
 }

@@ -5,9 +5,14 @@
 //! checked for shape here; the node resolves them inside its roots.
 
 pub mod blender;
+mod error;
 pub mod maya;
 
-use crate::command::ParseError;
+pub use error::FlagError;
+
+/// The most frames one line may ask for, whatever the renderer.
+pub const MAX_FRAMES: f64 = 100_000.0;
+
 
 /// The renderers droprender knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,7 +55,7 @@ pub struct Flag {
 }
 
 /// Validates the tokens after the program token; returns the flags and the scene.
-pub fn validate(kind: RendererKind, tokens: &[String]) -> Result<(Vec<Flag>, String), ParseError> {
+pub fn validate(kind: RendererKind, tokens: &[String]) -> Result<(Vec<Flag>, String), FlagError> {
     match kind {
         RendererKind::Maya => maya::validate(tokens),
         RendererKind::Blender => blender::validate(tokens),
@@ -160,37 +165,37 @@ impl Profile {
     }
 
     /// Walks `flags… scene`, checking every flag against the lists.
-    pub(crate) fn walk(&self, tokens: &[String]) -> Result<Walked, ParseError> {
+    pub(crate) fn walk(&self, tokens: &[String]) -> Result<Walked, FlagError> {
         let mut flags: Vec<(&'static FlagSpec, Flag)> = Vec::new();
         let mut i = 0;
         while i < tokens.len() {
             let tok = &tokens[i];
             if !tok.starts_with('-') || tok == "-" {
                 if let Some(extra) = tokens.get(i + 1) {
-                    return Err(ParseError::AfterScene(extra.clone()));
+                    return Err(FlagError::AfterScene(extra.clone()));
                 }
                 return Ok((flags, tok.clone()));
             }
             if let Some(why) = self.denied(tok) {
-                return Err(ParseError::DeniedFlag {
+                return Err(FlagError::DeniedFlag {
                     flag: tok.clone(),
                     why,
                 });
             }
             let Some(spec) = self.allowed(tok) else {
                 if self.deny_namespaces && tok[1..].contains(':') {
-                    return Err(ParseError::DeniedFlag {
+                    return Err(FlagError::DeniedFlag {
                         flag: tok.clone(),
                         why: "renderer namespace flags are an escape hatch; only the listed ones are allowed",
                     });
                 }
                 return Err(match self.misspelled(tok) {
-                    Some(good) => ParseError::MisspelledFlag(tok.clone(), self.label, good),
-                    None => ParseError::UnknownFlag(tok.clone(), self.label),
+                    Some(good) => FlagError::MisspelledFlag(tok.clone(), self.label, good),
+                    None => FlagError::UnknownFlag(tok.clone(), self.label),
                 });
             };
             if flags.iter().any(|(s, _)| s.name == spec.name) {
-                return Err(ParseError::DuplicateFlag(spec.name.to_string()));
+                return Err(FlagError::DuplicateFlag(spec.name.to_string()));
             }
             let value = match spec.value {
                 Value::Switch => None,
@@ -199,16 +204,16 @@ impl Profile {
                         // The last token is the scene, never a value.
                         Some(v) if i + 2 < tokens.len() => v,
                         Some(last) if !self.looks_like_scene(last) => {
-                            return Err(ParseError::MissingScene);
+                            return Err(FlagError::MissingScene);
                         }
-                        _ => return Err(ParseError::MissingValue(spec.name.to_string())),
+                        _ => return Err(FlagError::MissingValue(spec.name.to_string())),
                     };
                     if let Some((_, _, why)) = self
                         .deny_values
                         .iter()
                         .find(|(f, val, _)| *f == spec.name && val.eq_ignore_ascii_case(v))
                     {
-                        return Err(ParseError::DeniedFlag {
+                        return Err(FlagError::DeniedFlag {
                             flag: format!("{} {v}", spec.name),
                             why,
                         });
@@ -227,12 +232,12 @@ impl Profile {
             ));
             i += 1;
         }
-        Err(ParseError::MissingScene)
+        Err(FlagError::MissingScene)
     }
 }
 
-fn bad(flag: &str, value: &str, rule: impl Into<String>) -> ParseError {
-    ParseError::BadValue {
+fn bad(flag: &str, value: &str, rule: impl Into<String>) -> FlagError {
+    FlagError::BadValue {
         flag: flag.to_string(),
         value: value.to_string(),
         rule: rule.into(),
@@ -255,7 +260,7 @@ fn is_frame(v: &str, signed: bool) -> bool {
     int_ok && frac_ok
 }
 
-fn check_value(flag: &str, kind: Value, v: &str) -> Result<(), ParseError> {
+fn check_value(flag: &str, kind: Value, v: &str) -> Result<(), FlagError> {
     match kind {
         Value::Switch => Ok(()),
         Value::Bool => parse_bool(v)
@@ -375,7 +380,7 @@ pub(crate) fn check_scene(
     scene: &str,
     kind: RendererKind,
     label: &'static str,
-) -> Result<(), ParseError> {
+) -> Result<(), FlagError> {
     let lower = scene.to_ascii_lowercase();
     let exts = kind.scene_extensions();
     if !exts
@@ -386,10 +391,10 @@ pub(crate) fn check_scene(
             RendererKind::Maya => "expected .ma or .mb",
             RendererKind::Blender => "expected .blend",
         };
-        return Err(ParseError::BadScene(scene.to_string(), label, want));
+        return Err(FlagError::BadScene(scene.to_string(), label, want));
     }
     if scene.len() > 1024 || scene.chars().any(|c| c.is_control()) {
-        return Err(ParseError::BadScene(
+        return Err(FlagError::BadScene(
             scene.to_string(),
             label,
             "the path is not usable",

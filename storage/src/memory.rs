@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
 
-use super::{Entry, Folder, Hint, Meta, StorageError, WatchGuard};
+use crate::{Entry, Folder, Hint, Meta, StorageError, WatchGuard};
 
 #[derive(Default)]
 struct Inner {
@@ -73,7 +73,7 @@ impl MemFolder {
         Meta {
             size: data.len() as u64,
             version: v.to_string(),
-            content_hash: hashes.then(|| super::content_hash(data)),
+            content_hash: hashes.then(|| crate::content_hash(data)),
         }
     }
 }

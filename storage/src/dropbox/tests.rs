@@ -6,6 +6,7 @@ use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RunningEmulator
 use tokio::sync::mpsc;
 
 use super::*;
+use transfer::UPLOAD_LIMIT;
 
 const TOKEN: &str = "test-token";
 

@@ -8,75 +8,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::process;
+use super::process;
+use crate::exec::{Ctl, Event, Outcome, Stop};
 use crate::renderer::{Invocation, LineParser, Progress};
-
-/// What the node asks of a running job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    /// Keep going.
-    No,
-    /// The node is shutting down: stop, and resume after the restart.
-    Interrupt,
-    /// Signal, grace, kill: right now.
-    Force,
-    /// `cancel:` — signal, grace, kill, and the job is over.
-    Cancel,
-}
-
-/// The node's wishes for a running job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ctl {
-    pub stop: Stop,
-    /// SIGSTOPped by `suspend:`: silence is expected, so no stall detection.
-    pub suspended: bool,
-}
-
-impl Default for Ctl {
-    fn default() -> Self {
-        Ctl {
-            stop: Stop::No,
-            suspended: false,
-        }
-    }
-}
-
-/// How a job's run ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Done,
-    Failed(String),
-    Interrupted,
-    Cancelled,
-    /// No output for this long.
-    Stalled(Duration),
-    /// Ran longer than its `timeout=`.
-    TimedOut(Duration),
-}
-
-#[derive(Debug)]
-pub enum Event {
-    /// A renderer process started (pid, start time).
-    Spawned {
-        pid: i32,
-        start: Option<u64>,
-    },
-    /// A farm accepted the job (Slurm job id), to be journalled.
-    Submitted {
-        farm_id: String,
-    },
-    /// Farm task counts, for status.txt.
-    Tasks {
-        pending: u32,
-        running: u32,
-        done: u32,
-        failed: u32,
-    },
-    /// Something the user should read in LOG.txt (e.g. "sbatch failed: …; retrying").
-    Note(String),
-    Progress(Progress),
-    Finished(Outcome),
-}
 
 pub struct Job {
     pub id: u64,
@@ -197,8 +131,12 @@ async fn run_inner(
                     }
                     let ctl = *stop.borrow();
                     match (ctl.suspended, suspended_at) {
-                        (true, None) => suspended_at = Some(Instant::now()),
+                        (true, None) => {
+                            process::freeze(pid, true);
+                            suspended_at = Some(Instant::now());
+                        }
                         (false, Some(at)) => {
+                            process::freeze(pid, false);
                             // Suspended time counts for neither the stall nor the timeout.
                             deadline = deadline.map(|d| d + at.elapsed());
                             last_output = Instant::now();
@@ -238,7 +176,7 @@ async fn run_inner(
             Err(e) => return Outcome::Failed(format!("waiting for the renderer failed: {e}")),
         };
         // Anything the renderer left in its group dies with it.
-        process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        process::kill_group(pid);
         let _ = log
             .write_all(format!("# exit: {status}\n").as_bytes())
             .await;

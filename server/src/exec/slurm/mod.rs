@@ -1,7 +1,7 @@
 //! The Slurm executor: a job's frames become one sbatch array job, one task
 //! per chunk, each running the same validated argv the local executor would.
 //!
-//! Contract with the node (the same events as [`crate::worker`]):
+//! Contract with the node (the same events as [`crate::exec::local`]):
 //! - send `Event::Submitted { farm_id }` as soon as sbatch returns an id (the
 //!   node journals it); with `attach: Some(id)` re-attach to that job (or find
 //!   it by name with `squeue --name`) instead of submitting again;
@@ -53,9 +53,70 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::config::SlurmSettings;
+use std::sync::Arc;
+
+use crate::config::{Config, SlurmSettings};
+use crate::exec::{Caps, Ctl, Event, Events, ExecJob, Executor, Handle, Outcome, Stop};
 use crate::renderer::{self, Invocation, LineParser, Progress};
-use crate::worker::{Ctl, Event, Outcome, Stop};
+
+/// The Slurm executor: each job becomes one sbatch array.
+pub struct Slurm {
+    /// The node's config with the renderer programs as the cluster sees them.
+    farm_cfg: Config,
+    settings: SlurmSettings,
+}
+
+impl Slurm {
+    pub fn new(cfg: Arc<Config>, settings: SlurmSettings) -> Self {
+        let mut farm_cfg = Config::clone(&cfg);
+        if let Some(p) = &settings.maya_program {
+            farm_cfg.maya = p.clone();
+        }
+        if let Some(p) = &settings.blender_program {
+            farm_cfg.blender = p.clone();
+        }
+        Slurm { farm_cfg, settings }
+    }
+}
+
+impl Executor for Slurm {
+    fn caps(&self) -> Caps {
+        Caps {
+            no_suspend: Some(
+                "job {id} runs on Slurm, whose tasks cannot be suspended from here; `cancel: {id}` then `retry: {id}` renders the missing frames later".into(),
+            ),
+            farm: Some("Slurm"),
+            freeze: ("SIGSTOP", "SIGCONT"),
+        }
+    }
+
+    fn start(&self, job: ExecJob, events: Events) -> Handle {
+        let (handle, ctl) = Handle::new();
+        let id = job.id;
+        let req = &job.resolved.request;
+        let sjob = Job {
+            id,
+            name: format!("droprender-{}-{id}", self.farm_cfg.name),
+            tasks: renderer::plan_chunks(
+                &self.farm_cfg,
+                &job.resolved,
+                &job.done,
+                self.settings.chunk,
+            ),
+            work_dir: self.farm_cfg.state.join("slurm").join(format!("job-{id}")),
+            output_dir: job.resolved.output_dir.clone(),
+            layers: renderer::layers(req),
+            attach: job.attach,
+            nice: -job.priority,
+            tag: job.tag,
+            settings: self.settings.clone(),
+            timeout: job.timeout,
+            kind: req.renderer,
+        };
+        tokio::spawn(run(sjob, events, ctl));
+        handle
+    }
+}
 
 /// One submission.
 #[derive(Debug, Clone)]
@@ -1208,7 +1269,7 @@ fn task_exec(work_dir: &Path) -> Result<std::convert::Infallible, (u8, String)> 
     let err = std::process::Command::new(&program)
         .args(&args)
         .env(
-            crate::process::TAG_VAR,
+            crate::exec::local::process::TAG_VAR,
             format!("{TASK_TAG_PREFIX}{}", file.tag),
         )
         .exec();

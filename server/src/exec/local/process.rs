@@ -42,6 +42,19 @@ pub fn spawn(inv: &Invocation, tag: &str) -> std::io::Result<Child> {
         .spawn()
 }
 
+/// How `suspend:` freezes a renderer and `resume:` thaws it, for LOG lines.
+pub const FREEZE: (&str, &str) = ("SIGSTOP", "SIGCONT");
+
+/// Freezes (SIGSTOP) or thaws (SIGCONT) a renderer's whole process group.
+pub fn freeze(pgid: i32, on: bool) {
+    signal_group(pgid, if on { Signal::SIGSTOP } else { Signal::SIGCONT });
+}
+
+/// Kills whatever is left in a renderer's process group.
+pub fn kill_group(pgid: i32) {
+    signal_group(pgid, Signal::SIGKILL);
+}
+
 /// Sends a signal to a process group; a group that is gone is not an error.
 pub fn signal_group(pgid: i32, sig: Signal) {
     let _ = killpg(Pid::from_raw(pgid), sig);

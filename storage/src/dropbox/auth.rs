@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::DropboxError;
 use super::wire::{OAuthError, TokenResponse};
-use super::{DropboxSettings, ENV_TOKEN};
+use super::settings::{DropboxSettings, ENV_TOKEN};
 
 /// The token file's name under `dirs::config_dir()/droprender/`.
 pub const TOKEN_FILE: &str = "dropbox-token.json";
@@ -525,7 +525,7 @@ impl Login {
 
     /// Exchanges the pasted code and writes the token file; returns where.
     pub async fn finish(self, code: &str, store: &TokenStore) -> Result<(), DropboxError> {
-        let http = super::api::http_client()?;
+        let http = super::http::http_client()?;
         let url = format!("{}/oauth2/token", self.settings.api_url);
         let r = token_request(
             &http,

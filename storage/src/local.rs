@@ -8,8 +8,8 @@ use std::time::Duration;
 use notify::{Config, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use super::{Entry, Folder, Hint, Meta, StorageError, WatchGuard};
-use crate::files;
+use crate::{Entry, Folder, Hint, Meta, StorageError, WatchGuard};
+use droprender_shared::files;
 
 #[derive(Debug, Clone)]
 pub struct LocalFolder {

@@ -18,7 +18,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::DropboxSettings;
+use super::http::http_client;
+use super::settings::DropboxSettings;
 use super::auth::{Auth, Credentials, Secret};
 use super::error::{DropboxError, summary_tags};
 use super::wire::ErrorBody;
@@ -83,15 +84,6 @@ pub fn retry_after(headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
 }
 
 /// The reqwest client every Dropbox call shares.
-pub(crate) fn http_client() -> Result<reqwest::Client, DropboxError> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(30))
-        .pool_idle_timeout(Duration::from_secs(50))
-        .user_agent(concat!("droprender/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| DropboxError::Config(format!("cannot set up HTTPS: {e}")))
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Host {
     /// RPC: JSON in the body.
@@ -506,7 +498,7 @@ mod tests {
     use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RateLimitStyle};
 
     use super::*;
-    use crate::storage::dropbox::wire::PathArg;
+    use crate::dropbox::wire::PathArg;
 
     #[test]
     fn retry_after_reads_the_header_then_the_body() {

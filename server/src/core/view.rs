@@ -1,0 +1,155 @@
+//! The status document (status.json, and status.txt rendered from it):
+//! what the ledger and the live progress say, as of `now`.
+
+use droprender_shared::profile::RendererKind;
+use droprender_shared::states::{JobPhase, NodeState};
+use droprender_shared::status::{FORMAT, JobInfo, NodeInfo, QUEUE_SHOWN, StatusDoc};
+
+use super::time::Now;
+use super::{Core, Shutdown};
+use crate::ledger::{Job, JobState, State};
+
+impl Core {
+    /// One job as status files show it.
+    pub fn job_info(&self, job: &Job, now: &Now) -> JobInfo {
+        let rec = &job.rec;
+        let live = self.live.get(&rec.id);
+        let running = rec.state == JobState::Running;
+        let frames_done = live.map_or(rec.frames_done, |l| l.frames_done.max(rec.frames_done));
+        let total = rec.frames_total;
+        let pc = live.map_or(0.0, |l| l.percent_current);
+        let percent = if total > 0 {
+            ((100.0 * frames_done as f64 + if running { pc } else { 0.0 }) / total as f64)
+                .min(100.0)
+        } else if rec.state == JobState::Finished {
+            100.0
+        } else {
+            0.0
+        };
+        let run_secs = live
+            .and_then(|l| l.started)
+            .filter(|_| running)
+            .map(|s| now.mono.saturating_duration_since(s).as_secs_f64());
+        let elapsed = rec.render_secs + run_secs.unwrap_or(0.0);
+        let this_run = live.map_or(0, |l| l.frames_this_run);
+        let avg = match (run_secs, this_run) {
+            (Some(s), n) if n > 0 => Some(s / n as f64),
+            _ if !running && frames_done > 0 && rec.render_secs > 0.0 => {
+                Some(rec.render_secs / frames_done as f64)
+            }
+            _ => None,
+        };
+        let eta = avg
+            .filter(|_| running && total > 0)
+            .map(|a| a * (total.saturating_sub(frames_done) as f64 - pc / 100.0).max(0.0));
+        let (renderer, after) = match &job.req {
+            Ok(r) => (
+                match r.renderer {
+                    RendererKind::Maya => format!("maya {}", r.flag("-r").unwrap_or(""))
+                        .trim_end()
+                        .to_string(),
+                    RendererKind::Blender => "blender".into(),
+                },
+                r.options.after.first().copied(),
+            ),
+            Err(_) => (String::new(), None),
+        };
+        let suspended = live.is_some_and(|l| l.suspended);
+        let waiting = live
+            .and_then(|l| l.waiting.clone())
+            .filter(|_| rec.state == JobState::Queued);
+        let state = if suspended {
+            JobPhase::Suspended
+        } else if waiting.is_some() {
+            JobPhase::Waiting
+        } else {
+            phase(rec.state)
+        };
+        JobInfo {
+            id: rec.id,
+            line: job.canonical_line(),
+            scene: job.scene().to_string(),
+            renderer,
+            state,
+            priority: rec.priority,
+            after,
+            frames_total: total,
+            frames_done,
+            current_frame: live
+                .and_then(|l| l.current_frame.clone())
+                .filter(|_| running),
+            percent,
+            submitted: Some(rec.submitted.clone()),
+            started: rec.started.clone(),
+            ended: rec.ended.clone(),
+            elapsed_s: (elapsed > 0.0).then_some(elapsed),
+            avg_frame_s: avg,
+            eta_s: eta,
+            message: waiting
+                .or_else(|| live.and_then(|l| l.tasks.clone()).filter(|_| running))
+                .or_else(|| rec.message.clone().filter(|_| !running)),
+            output_dir: Some(rec.output_dir.display().to_string()),
+        }
+    }
+
+    /// The whole document. `folder_ok`: the synced folder can be read.
+    pub fn status_doc(
+        &self,
+        st: &State,
+        info: &NodeInfo,
+        folder_ok: bool,
+        now: &Now,
+    ) -> StatusDoc {
+        let running = st.running().next();
+        let current = running.map(|j| self.job_info(j, now));
+        let queue = st
+            .queue()
+            .take(QUEUE_SHOWN)
+            .map(|j| self.job_info(j, now))
+            .collect();
+        let mut recent: Vec<&Job> = st.jobs().filter(|j| j.state().is_final()).collect();
+        recent.sort_by(|a, b| b.rec.ended.cmp(&a.rec.ended).then(b.id().cmp(&a.id())));
+        let recent = recent
+            .into_iter()
+            .take(self.policy.recent_jobs)
+            .map(|j| self.job_info(j, now))
+            .collect();
+        let state = match (self.stopping, running.is_some()) {
+            (Shutdown::Graceful | Shutdown::Force, true) => NodeState::Stopping,
+            (Shutdown::Graceful | Shutdown::Force, false) => NodeState::Stopped,
+            (Shutdown::Run, true) => NodeState::Rendering,
+            _ if st.is_paused() => NodeState::Paused,
+            _ if self.note.is_some() => NodeState::Waiting,
+            _ => NodeState::Idle,
+        };
+        let note = if folder_ok {
+            self.note.clone()
+        } else {
+            Some("the synced folder cannot be read".to_string())
+        };
+        StatusDoc {
+            format: FORMAT,
+            node: info.clone(),
+            updated: now.stamp(),
+            state,
+            note,
+            current,
+            queue,
+            queued: st.queued(),
+            recent,
+            nodes: Vec::new(),
+        }
+    }
+}
+
+/// The phase status files show for a job's durable state.
+pub fn phase(s: JobState) -> JobPhase {
+    match s {
+        JobState::Queued => JobPhase::Queued,
+        JobState::Running => JobPhase::Rendering,
+        JobState::Finished => JobPhase::Finished,
+        JobState::Failed => JobPhase::Failed,
+        JobState::Interrupted => JobPhase::Interrupted,
+        JobState::Cancelled => JobPhase::Cancelled,
+    }
+}

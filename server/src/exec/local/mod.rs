@@ -1,0 +1,50 @@
+//! The local executor: a job's renderer runs on this machine, one process
+//! tree per job, supervised per OS (see [`process`]).
+
+pub mod process;
+pub mod worker;
+
+use std::sync::Arc;
+
+use super::{Caps, Events, ExecJob, Executor, Handle};
+use crate::config::Config;
+use crate::renderer;
+
+pub struct Local {
+    /// Renderer programs and settings (argv planning reads them).
+    cfg: Arc<Config>,
+}
+
+impl Local {
+    pub fn new(cfg: Arc<Config>) -> Self {
+        Local { cfg }
+    }
+}
+
+impl Executor for Local {
+    fn caps(&self) -> Caps {
+        Caps {
+            no_suspend: None,
+            farm: None,
+            freeze: process::FREEZE,
+        }
+    }
+
+    fn start(&self, job: ExecJob, events: Events) -> Handle {
+        let (handle, ctl) = Handle::new();
+        let req = &job.resolved.request;
+        let wjob = worker::Job {
+            id: job.id,
+            invocations: renderer::plan(&self.cfg, &job.resolved, &job.done),
+            parser: renderer::parser(req),
+            log: job.log,
+            tag: job.tag,
+            grace: self.cfg.grace,
+            kind: req.renderer,
+            stall: self.cfg.stall,
+            timeout: job.timeout,
+        };
+        tokio::spawn(worker::run(wjob, events, ctl));
+        handle
+    }
+}

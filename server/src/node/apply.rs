@@ -1,0 +1,192 @@
+//! Carrying out the core's effects, in their fixed order: journal, acts,
+//! status, LOG. And the three flows that chain decisions: an ingest (lines
+//! in file order), a control command, and starting what can start.
+
+use droprender_shared::files;
+use droprender_shared::help::HELP;
+use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
+use droprender_storage::Folder;
+
+use super::{Node, blocking};
+use crate::channel::Plan;
+use crate::core::intake::{Intake, Step};
+use crate::core::{Act, Effects};
+use crate::exec::ExecJob;
+use crate::exec::local::process;
+use crate::ledger::{LedgerError, Record};
+use crate::webhook::Notice;
+
+impl<F: Folder> Node<F> {
+    /// Applies a decision: its records are made durable first; if that
+    /// fails nothing else happens, and the caller says so.
+    pub(super) async fn apply(&mut self, fx: Effects) -> Result<(), LedgerError> {
+        if !fx.records.is_empty() {
+            let (ledger, records) = (&mut self.ledger, fx.records);
+            blocking(|| ledger.append(records))?;
+        }
+        for act in fx.acts {
+            self.act(act).await;
+        }
+        self.publish.status(fx.status);
+        self.publish.log(fx.log);
+        Ok(())
+    }
+
+    /// [`Node::apply`], with a LOG warning when the journal refuses.
+    pub(super) async fn apply_or_warn(&mut self, fx: Effects, what: &str) {
+        if let Err(e) = self.apply(fx).await {
+            self.warn_once(format!("{what}: {e}"));
+        }
+    }
+
+    async fn act(&mut self, act: Act) {
+        match act {
+            Act::Start(s) => {
+                let id = s.job;
+                let _ = std::fs::create_dir_all(&s.resolved.output_dir);
+                let job = ExecJob {
+                    id,
+                    resolved: s.resolved,
+                    done: s.done,
+                    attach: s.attach,
+                    priority: s.priority,
+                    timeout: s.timeout,
+                    log: self.core.policy.job_log(id),
+                    tag: process::tag(&self.node_id, id),
+                };
+                let handle = self.executor.start(job, self.events_tx.clone());
+                self.handles.insert(id, handle);
+            }
+            Act::Stop { job, how } => {
+                if let Some(h) = self.handles.get(&job) {
+                    h.stop(how);
+                }
+            }
+            Act::Suspend { job, suspend } => {
+                if let Some(h) = self.handles.get(&job) {
+                    h.suspend(suspend);
+                }
+            }
+            Act::Previews { job, log } => self.previews(job, log),
+            Act::Notify { job, kind, message } => {
+                if let Some(j) = self.ledger.job(job) {
+                    self.notifier.send(Notice {
+                        event: kind.word().into(),
+                        node: self.cfg.name.clone(),
+                        job,
+                        scene: j.scene().to_string(),
+                        frames_done: j.rec.frames_done,
+                        frames_total: j.rec.frames_total,
+                        message,
+                        time: self.now().stamp(),
+                    });
+                }
+            }
+            Act::WriteHelp { line, at } => {
+                let wrote = self
+                    .publish
+                    .writer
+                    .put(&*self.folder, files::HELP, HELP.as_bytes().to_vec())
+                    .await;
+                let now = self.now();
+                let l = match wrote {
+                    Ok(_) => LogLine::new(now.wall, Ev::Node, "help.txt written".to_string()),
+                    Err(e) => {
+                        let mut l = LogLine::new(
+                            now.wall,
+                            Ev::Rejected,
+                            format!("{line} because help.txt could not be written: {e}"),
+                        );
+                        if let Some(at) = at {
+                            l = l.at(at);
+                        }
+                        l
+                    }
+                };
+                self.publish.log(vec![l]);
+            }
+            Act::RewriteStatus => self.publish.forget_written(),
+        }
+    }
+
+    /// Turns a plan's new lines into jobs, controls and rejections; makes
+    /// them durable; then acts in line order: jobs before a `pause:` may
+    /// start, jobs after it wait for it.
+    pub(super) async fn accept(&mut self, plan: Plan) -> Result<(), LedgerError> {
+        let now = self.now();
+        let (core, st, facts) = (&self.core, self.ledger.state(), &self.facts);
+        let Intake {
+            mut plan,
+            steps,
+            log,
+            next_job,
+        } = blocking(|| core.intake(st, facts, plan, &now));
+        let rebase = plan.rebase.take();
+        let (ledger, batch) = (&mut self.ledger, plan.batch);
+        // Durable first.
+        blocking(|| match rebase {
+            Some(table) => ledger.rebase(batch, table),
+            None => ledger.commit(batch),
+        })?;
+        self.ledger.reserve_job_ids(next_job);
+        self.publish.log(log);
+        self.core.hold(steps.iter().filter_map(|s| match s {
+            Step::Job(id) => Some(*id),
+            Step::Control(..) => None,
+        }));
+        for step in steps {
+            match step {
+                Step::Job(id) => self.core.release(id),
+                Step::Control(id, at) => {
+                    self.start_ready().await;
+                    self.run_control(id, Some(&at)).await;
+                }
+            }
+        }
+        self.core.release_all();
+        self.start_ready().await;
+        self.publish.changed();
+        Ok(())
+    }
+
+    /// Carries out pending control command `id`.
+    pub(super) async fn run_control(&mut self, id: u64, at: Option<&LineRef>) {
+        let now = self.now();
+        let (core, st, facts) = (&mut self.core, self.ledger.state(), &self.facts);
+        let fx = blocking(|| core.control(st, facts, id, at, &now));
+        self.apply_or_warn(fx, "cannot record a command").await;
+    }
+
+    /// Starts what can start, one decision at a time, until nothing changes.
+    pub(super) async fn start_ready(&mut self) {
+        loop {
+            let now = self.now();
+            let (core, st, facts) = (&mut self.core, self.ledger.state(), &self.facts);
+            let fx = blocking(|| core.start_next(st, facts, &now));
+            let decided = fx.records.iter().find_map(|r| match r {
+                Record::Job(j) => Some(j.id),
+                _ => None,
+            });
+            let Some(id) = decided else {
+                // Only notes changed (why jobs wait): nothing durable.
+                let _ = self.apply(fx).await;
+                return;
+            };
+            let starting = fx.acts.iter().any(|a| matches!(a, Act::Start(_)));
+            if let Err(e) = self.apply(fx).await {
+                self.warn_once(if starting {
+                    format!("cannot start job {id}: {e}")
+                } else {
+                    format!("cannot record job {id}: {e}")
+                });
+                // Fix (found by tests/reliability_faults.rs, long run,
+                // state disk full): the start was retried at the next loop
+                // turn, and the warning's own LOG.txt append woke the loop
+                // again: a busy loop writing ~2000 LOG lines a second. Retry
+                // after the reconcile interval instead.
+                self.core.start_failed(id, &now);
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Status files and LOG.txt: what is waiting to be written, when it may
+//! go out (progress at most every `[status] progress_secs`; in Dropbox API
+//! mode everything gathered for `[status] batch_secs`), and the writes
+//! themselves — status files first, then LOG.txt, so a LOG line never
+//! announces what status.txt does not show yet.
+
+use std::time::Duration;
+
+use droprender_shared::files;
+use droprender_shared::logline::{Event as Ev, LogLine};
+use droprender_shared::status::NodeLine;
+use droprender_storage::{Folder, StorageError};
+use tokio::time::Instant;
+
+use super::Node;
+use crate::config::Config;
+use crate::core::{Now, StatusChange};
+pub use crate::status::{Names, Writer};
+
+/// Writes gathered and not yet written.
+pub(super) struct Publisher {
+    pub writer: Writer,
+    pub names: Names,
+    log: Vec<LogLine>,
+    dirty: bool,
+    /// Progress-only changes wait until then.
+    status_due: Option<Instant>,
+    /// When the gathered writes go out (`[status] batch_secs`).
+    batch_due: Option<Instant>,
+    progress_every: Duration,
+    batch: Duration,
+    log_max: Option<u64>,
+    /// A write failed: try again after this long.
+    retry: Duration,
+}
+
+impl Publisher {
+    pub fn new(cfg: &Config, names: Names) -> Self {
+        Publisher {
+            writer: Writer::default(),
+            names,
+            log: Vec::new(),
+            dirty: true,
+            status_due: None,
+            batch_due: None,
+            progress_every: cfg.progress_every,
+            batch: cfg.status_batch,
+            log_max: cfg.log_max_bytes,
+            retry: cfg.reconcile,
+        }
+    }
+
+    pub fn changed(&mut self) {
+        self.dirty = true;
+    }
+
+    pub fn status(&mut self, c: StatusChange) {
+        match c {
+            StatusChange::None => {}
+            StatusChange::Progress => {
+                self.status_due
+                    .get_or_insert(Instant::now() + self.progress_every);
+            }
+            StatusChange::Changed => self.dirty = true,
+        }
+    }
+
+    /// Forgets what was written, so everything is written again (`status:`,
+    /// or the folder came back).
+    pub fn forget_written(&mut self) {
+        self.writer = Writer::default();
+        self.dirty = true;
+    }
+
+    pub fn log(&mut self, lines: Vec<LogLine>) {
+        self.log.extend(lines);
+    }
+
+    pub fn say(&mut self, now: &Now, ev: Ev, text: impl Into<String>) {
+        self.log.push(LogLine::new(now.wall, ev, text.into()));
+    }
+
+    pub fn say_job(&mut self, now: &Now, ev: Ev, job: u64, text: impl Into<String>) {
+        self.log
+            .push(LogLine::new(now.wall, ev, text.into()).job(job));
+    }
+
+    /// A warning, unless the same one is still waiting to be written.
+    pub fn warn_once(&mut self, now: &Now, msg: String) {
+        if !self.log.iter().any(|l| l.text == msg) {
+            self.say(now, Ev::Warning, msg);
+        }
+    }
+
+    /// The next moment something is due.
+    pub fn due(&self) -> Option<Instant> {
+        [self.status_due, self.batch_due].into_iter().flatten().min()
+    }
+
+    /// A due moment passed.
+    pub fn tick(&mut self, t: Instant) {
+        if self.status_due.is_some_and(|d| d <= t) {
+            self.status_due = None;
+            self.dirty = true;
+        }
+    }
+
+    /// Status files changed, and progress-only changes waited their interval.
+    fn status_writable(&self, rendering: bool) -> bool {
+        let due = self.status_due.is_none_or(|d| d <= Instant::now());
+        self.dirty && (due || !rendering)
+    }
+
+    /// Whether gathered writes may go out now. With `[status] batch_secs`
+    /// (Dropbox API mode), the first change opens a window and everything
+    /// changed within it is written together when it closes. A stopping
+    /// node writes at once.
+    fn batch_ready(&mut self, rendering: bool, stopping: bool) -> bool {
+        if self.batch.is_zero() || stopping {
+            return true;
+        }
+        if !self.status_writable(rendering) && self.log.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        match self.batch_due {
+            None => {
+                self.batch_due = Some(now + self.batch);
+                false
+            }
+            Some(d) if d > now => false,
+            Some(_) => {
+                self.batch_due = None;
+                true
+            }
+        }
+    }
+}
+
+impl<F: Folder> Node<F> {
+    /// Status files first, then LOG.txt: whoever reads a LOG line finds
+    /// status.txt already telling the same story.
+    pub(super) async fn flush(&mut self) {
+        let rendering = !self.handles.is_empty();
+        let stopping = self.core.stopping() != crate::core::Shutdown::Run;
+        if !self.publish.batch_ready(rendering, stopping) {
+            return;
+        }
+        if self.publish.status_writable(rendering) {
+            self.publish.dirty = false;
+            self.publish.status_due = None;
+            let now = self.now();
+            let doc = self
+                .core
+                .status_doc(self.ledger.state(), &self.info, self.folder_ok, &now);
+            let active = doc
+                .current
+                .as_ref()
+                .map(|c| c.scene.clone())
+                .unwrap_or_default();
+            let p = &mut self.publish;
+            let folder = &*self.folder;
+            let mut r1 = p
+                .writer
+                .put_status(folder, &doc, &p.names.status_json, &p.names.status_txt)
+                .await;
+            if r1.is_ok() && p.names.multi && p.names.default {
+                let mut summary = doc.clone();
+                summary.nodes = std::iter::once(NodeLine::of(&doc))
+                    .chain(self.others.values().map(|(_, l)| l.clone()))
+                    .collect();
+                r1 = p
+                    .writer
+                    .put_status(folder, &summary, files::STATUS_JSON, files::STATUS_TXT)
+                    .await;
+            }
+            let active = if active.is_empty() {
+                Vec::new()
+            } else {
+                format!("{active}\n").into_bytes()
+            };
+            let r2 = p.writer.put(folder, &p.names.active, active).await;
+            if let Some(e) = r1.err().or(r2.err()) {
+                tracing::warn!("cannot write status files: {e}");
+                p.dirty = true;
+                p.status_due = Some(Instant::now() + p.retry);
+            }
+        }
+        if !self.publish.log.is_empty() {
+            let mut text = String::new();
+            for l in &self.publish.log {
+                text.push_str(&l.to_string());
+                text.push('\n');
+            }
+            match self.append_log(text.into_bytes()).await {
+                Ok(()) => self.publish.log.clear(),
+                Err(e) => {
+                    tracing::warn!("cannot append to LOG.txt: {e}");
+                    // Keep the lines for the next try, but bounded.
+                    let n = self.publish.log.len();
+                    if n > 1000 {
+                        self.publish.log.drain(..n - 1000);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends to LOG.txt; past `[status] log_max_kb` the old file is first
+    /// copied to `LOG.<time>.txt` and LOG.txt begins again with `text`, so
+    /// it stays readable on a phone, and in Dropbox API mode (where an
+    /// append uploads the whole file) each append costs a bounded upload.
+    /// A failure or crash between the copy and the restart is retried
+    /// into the same copy: lines are never lost nor archived twice.
+    async fn append_log(&mut self, text: Vec<u8>) -> Result<(), StorageError> {
+        let name = self.publish.names.log.clone();
+        let Some(max) = self.publish.log_max else {
+            return self.folder.append(&name, text).await;
+        };
+        let size = self.folder.stat(&name).await?.map_or(0, |m| m.size);
+        if size > 0
+            && size + text.len() as u64 > max
+            && let Some((_, old)) = self.folder.read_from(&name, 0).await?
+        {
+            // Named for its first line's time, so a rotation retried after
+            // a failed write finds its own copy instead of making a second.
+            let time = std::str::from_utf8(old.get(..19).unwrap_or_default())
+                .ok()
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+                .map_or_else(|| self.now().stamp(), str::to_string);
+            let mut archive = files::log_archive(&name, &time);
+            let mut k = 1;
+            let copied = loop {
+                match self.folder.stat(&archive).await? {
+                    None => break false,
+                    Some(m) if m.size == old.len() as u64 => break true,
+                    // Another LOG.txt that began in the same second.
+                    Some(_) => {
+                        k += 1;
+                        archive = files::log_archive(&name, &format!("{time} {k}"));
+                    }
+                }
+            };
+            if !copied {
+                self.folder.write_atomic(&archive, old).await?;
+            }
+            self.folder.write_atomic(&name, text).await?;
+            tracing::info!("{name} reached {size} bytes; the older lines are in {archive}");
+            return Ok(());
+        }
+        self.folder.append(&name, text).await
+    }
+}
