@@ -33,7 +33,7 @@ import requests
 
 import dropbox
 from dropbox import auth as dbx_auth
-from dropbox import files, oauth
+from dropbox import file_properties, files, oauth
 from dropbox import session as dbx_session
 from dropbox.content_hash import content_hash
 from dropbox.exceptions import (
@@ -269,6 +269,9 @@ class Checker:
             ("server_error/503", c.server_503),
             ("server_error/retried_by_sdk", c.server_retried),
             ("bad_input/400", c.bad_input),
+            ("spec/ignored_fields_accepted", c.ignored_fields),
+            ("fault/drop", c.fault_drop),
+            ("fault/drop_after_commit", c.fault_drop_after_commit),
         ]
 
     def sdk_version(self):
@@ -1141,6 +1144,78 @@ class Checker:
             assert "no_such_field" in e.message, e.message
             return
         raise AssertionError("no BadInputError")
+
+
+    # ---------------------------------------- accepted, ignored; dropped
+
+    def ignored_fields(self):
+        """Every optional spec field the emulator accepts but does not act
+        on, set to a non-default value: each call still succeeds."""
+        self.put("/sdk/ign/a.txt", b"a")
+        dbx, sess = self.client()
+        templates = file_properties.TemplateFilterBase.filter_some(["ptid:1a5n2i6d3OYEAAAAAAAAAYa"])
+        flags = dict(
+            include_media_info=True,
+            include_has_explicit_shared_members=True,
+            include_mounted_folders=False,
+            include_non_downloadable_files=False,
+            include_restorable_info=True,
+            include_property_groups=templates,
+        )
+        res = dbx.files_list_folder("/sdk/ign", **flags)
+        assert [e.name for e in res.entries] == ["a.txt"], res.entries
+        self.strict_result(sess, files.list_folder)
+        dbx.files_list_folder_get_latest_cursor("/sdk/ign", **flags)
+        m = dbx.files_get_metadata(
+            "/sdk/ign/a.txt",
+            include_media_info=True,
+            include_has_explicit_shared_members=True,
+            include_property_groups=templates,
+        )
+        assert m.name == "a.txt"
+        groups = [
+            file_properties.PropertyGroup(
+                "ptid:1a5n2i6d3OYEAAAAAAAAAYa", [file_properties.PropertyField("k", "v")]
+            )
+        ]
+        m = dbx.files_upload(b"p", "/sdk/ign/p.txt", property_groups=groups)
+        assert sess.arg("/2/files/upload")["property_groups"][0]["fields"] == [{"name": "k", "value": "v"}]
+        self.strict_result(sess, files.upload)
+        start = dbx.files_upload_session_start(b"s", session_type=files.UploadSessionType.sequential)
+        assert sess.arg("/2/files/upload_session/start")["session_type"] == {".tag": "sequential"}
+        m = dbx.files_upload_session_finish(
+            b"",
+            files.UploadSessionCursor(start.session_id, 1),
+            files.CommitInfo("/sdk/ign/s.txt", property_groups=groups),
+        )
+        assert m.size == 1
+        return {
+            "ignored": sorted(flags) + ["property_groups", "session_type", "mute"],
+        }
+
+    def fault_drop(self):
+        self.faults(next=["drop"])
+        dbx, _ = self.client()
+        try:
+            dbx.files_upload(b"never", "/sdk/drop/never.txt")
+        except requests.exceptions.ConnectionError:
+            pass
+        else:
+            raise AssertionError("no ConnectionError")
+        got = self.http.get(self.base + "/__emulator/files/sdk/drop/never.txt")
+        assert got.status_code == 404, "a dropped request changed state"
+
+    def fault_drop_after_commit(self):
+        self.faults(next=["drop-after-commit"])
+        dbx, _ = self.client()
+        try:
+            dbx.files_upload(b"landed", "/sdk/drop/landed.txt")
+        except requests.exceptions.ConnectionError:
+            pass
+        else:
+            raise AssertionError("no ConnectionError")
+        m = dbx.files_get_metadata("/sdk/drop/landed.txt")
+        assert m.size == 6, m
 
 
 def main():
