@@ -3,12 +3,13 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
@@ -112,7 +113,18 @@ async fn stats_layer(State(emu): State<Emulator>, req: Request, next: Next) -> R
         resp.status().as_u16(),
         body_bytes + result_bytes,
     );
+    let mut resp = resp;
+    resp.headers_mut()
+        .insert("x-dropbox-request-id", next_request_id());
     resp
+}
+
+/// `X-Dropbox-Request-Id`: Dropbox tags every answer with one (SDKs keep it
+/// in their exceptions). Here a counter, so it disturbs no seeded sequence.
+fn next_request_id() -> HeaderValue {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::from_str(&format!("{n:032x}")).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 struct DropGuard {

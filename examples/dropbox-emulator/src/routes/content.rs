@@ -173,7 +173,19 @@ pub async fn download(
 
 // -------------------------------------------------------------------- upload
 
-const COMMIT_FIELDS: &[&str] = &[
+/// `files.CommitInfo` (the `commit` of upload_session/finish).
+const COMMIT_INFO_FIELDS: &[&str] = &[
+    "path",
+    "mode",
+    "autorename",
+    "client_modified",
+    "mute",
+    "property_groups",
+    "strict_conflict",
+];
+
+/// `files.UploadArg`: `CommitInfo` plus `content_hash`.
+const UPLOAD_ARG_FIELDS: &[&str] = &[
     "path",
     "mode",
     "autorename",
@@ -229,6 +241,17 @@ fn parse_mode(args: &Args, value: Option<Value>) -> Result<WriteMode, ApiError> 
     }
 }
 
+/// An optional `Sha256HexHash` field (`String(min_length=64, max_length=64)`).
+fn opt_content_hash(args: &mut Args) -> Result<Option<String>, ApiError> {
+    let hash = args.opt_str("content_hash")?;
+    if let Some(h) = &hash {
+        if h.len() != 64 {
+            return Err(args.field_error("content_hash", format!("'{h}' must be 64 characters")));
+        }
+    }
+    Ok(hash)
+}
+
 /// A parsed CommitInfo.
 struct CommitArgs {
     /// `None` when the target is malformed or an `id:` that names no file.
@@ -253,12 +276,7 @@ fn parse_commit(emu: &Emulator, args: &mut Args) -> Result<CommitArgs, ApiError>
             ));
         }
     }
-    let content_hash = args.opt_str("content_hash")?;
-    if let Some(h) = &content_hash {
-        if h.len() != 64 {
-            return Err(args.field_error("content_hash", format!("'{h}' must be 64 characters")));
-        }
-    }
+    let content_hash = opt_content_hash(args)?;
     match args.take("property_groups") {
         None | Some(Value::Array(_)) => {}
         Some(other) => {
@@ -336,7 +354,7 @@ pub async fn upload(
         ROUTE,
         &headers,
         query.get("arg").map(String::as_str),
-        COMMIT_FIELDS,
+        UPLOAD_ARG_FIELDS,
     )?;
     let c = parse_commit(&emu, &mut args)?;
     if body.len() > MAX_UPLOAD {
@@ -446,7 +464,7 @@ pub async fn session_start(
     )?;
     let close = args.opt_bool("close", false)?;
     let _ = args.take("session_type");
-    if let Some(h) = args.opt_str("content_hash")? {
+    if let Some(h) = opt_content_hash(&mut args)? {
         if !h.eq_ignore_ascii_case(&content_hash(&body)) {
             return Err(content_hash_mismatch());
         }
@@ -484,7 +502,7 @@ pub async fn session_append(
     )?;
     let mut cursor = args.req_struct("cursor", &["session_id", "offset"])?;
     let close = args.opt_bool("close", false)?;
-    if let Some(h) = args.opt_str("content_hash")? {
+    if let Some(h) = opt_content_hash(&mut args)? {
         if !h.eq_ignore_ascii_case(&content_hash(&body)) {
             return Err(content_hash_mismatch());
         }
@@ -519,9 +537,15 @@ pub async fn session_finish(
         &["cursor", "commit", "content_hash"],
     )?;
     let mut cursor = args.req_struct("cursor", &["session_id", "offset"])?;
-    let mut commit_args = args.req_struct("commit", COMMIT_FIELDS)?;
+    let mut commit_args = args.req_struct("commit", COMMIT_INFO_FIELDS)?;
     let c = parse_commit(&emu, &mut commit_args)?;
-    let whole_hash = args.opt_str("content_hash")?;
+    // "A hash of the file content uploaded in this call": this request's
+    // body, not the whole file (official SDKs send it on every call).
+    if let Some(h) = opt_content_hash(&mut args)? {
+        if !h.eq_ignore_ascii_case(&content_hash(&body)) {
+            return Err(content_hash_mismatch());
+        }
+    }
     let id = check_session(&emu, &mut cursor, body.len()).map_err(|(tags, error)| {
         ApiError::route(
             format!("lookup_failed/{tags}"),
@@ -540,15 +564,6 @@ pub async fn session_finish(
     };
     let data = Bytes::from(data);
     let hash = content_hash(&data);
-    if whole_hash
-        .as_ref()
-        .is_some_and(|h| !h.eq_ignore_ascii_case(&hash))
-        || c.content_hash
-            .as_ref()
-            .is_some_and(|h| !h.eq_ignore_ascii_case(&hash))
-    {
-        return Err(content_hash_mismatch());
-    }
     match do_commit(&emu, &c, data, hash) {
         Ok(meta) => {
             lock(&emu.inner.store).sessions.remove(&id);

@@ -16,6 +16,9 @@ use crate::error::ApiError;
 use crate::storage::{Cursor, CursorError, DEFAULT_LIST_LIMIT, DeleteError, ListSpec, Target};
 use crate::wire::ListFolderResult;
 
+/// Every field of `files.ListFolderArg` (list_folder and get_latest_cursor).
+/// Official SDKs send each field that has a default, so a missing name here
+/// makes the route unusable from them.
 const LIST_FOLDER_FIELDS: &[&str] = &[
     "path",
     "recursive",
@@ -27,6 +30,7 @@ const LIST_FOLDER_FIELDS: &[&str] = &[
     "shared_link",
     "include_property_groups",
     "include_non_downloadable_files",
+    "include_restorable_info",
 ];
 
 /// Parse list_folder / get_latest_cursor arguments and resolve the folder.
@@ -38,22 +42,36 @@ fn list_spec(emu: &Emulator, args: &mut Args) -> Result<ListSpec, ApiError> {
     let limit = args
         .opt_u64("limit", 1, 2000)?
         .unwrap_or(DEFAULT_LIST_LIMIT);
-    for flag in [
-        "include_media_info",
-        "include_has_explicit_shared_members",
-        "include_mounted_folders",
-        "include_non_downloadable_files",
+    // Accepted, ignored: nothing here has media info, explicit members,
+    // mounted folders, non-downloadable files or restore support.
+    for (flag, default) in [
+        ("include_media_info", false),
+        ("include_has_explicit_shared_members", false),
+        ("include_mounted_folders", true),
+        ("include_non_downloadable_files", true),
+        ("include_restorable_info", false),
     ] {
-        args.opt_bool(flag, false)?;
+        args.opt_bool(flag, default)?;
     }
-    if args.take("shared_link").is_some() {
-        // Unsure: shared links are out of scope for the emulator.
-        return Err(args.field_error(
-            "shared_link",
-            "shared links are not supported by the emulator",
-        ));
-    }
+    let shared_link = match args.take("shared_link") {
+        None => false,
+        Some(serde_json::Value::Object(map)) => {
+            check_shared_link(args, map)?;
+            true
+        }
+        Some(other) => {
+            return Err(args.field_error(
+                "shared_link",
+                format!("expected object, got {}", crate::args::type_name(&other)),
+            ));
+        }
+    };
     let _ = args.take("include_property_groups");
+    if shared_link {
+        // The emulator has no shared links, so every link names nothing.
+        // Unsure: Dropbox's exact error for an unknown link.
+        return Err(lookup_error("path", crate::storage::LookupError::NotFound));
+    }
     let key = lock(&emu.inner.store)
         .folder_key(&target)
         .map_err(|e| lookup_error("path", e))?;
@@ -63,6 +81,37 @@ fn list_spec(emu: &Emulator, args: &mut Args) -> Result<ListSpec, ApiError> {
         include_deleted,
         limit,
     })
+}
+
+/// `files.SharedLink`: `{"url": String, "password": String?}`.
+fn check_shared_link(
+    args: &Args,
+    mut map: serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ApiError> {
+    use serde_json::Value;
+    if let Some(k) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "url" | "password"))
+    {
+        return Err(args.field_error("shared_link", format!("unknown field '{k}'")));
+    }
+    match map.remove("url") {
+        Some(Value::String(_)) => {}
+        Some(other) => {
+            return Err(args.field_error(
+                "shared_link.url",
+                format!("expected string, got {}", crate::args::type_name(&other)),
+            ));
+        }
+        None => return Err(args.field_error("shared_link", "missing required field 'url'")),
+    }
+    match map.remove("password") {
+        None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
+        Some(other) => Err(args.field_error(
+            "shared_link.password",
+            format!("expected string, got {}", crate::args::type_name(&other)),
+        )),
+    }
 }
 
 fn cursor_error(e: CursorError) -> ApiError {

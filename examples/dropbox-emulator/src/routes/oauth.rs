@@ -253,13 +253,32 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
                     }
                 }
             };
-            let access = emu.mint_token_with(Some(scopes), None, Some(refresh.to_owned()));
+            // `scope` asks for a subset of the granted scopes (the SDKs'
+            // `scope=` on refresh); the answer then names the scopes given.
+            let narrowed: Option<Vec<String>> = get("scope")
+                .map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+                .filter(|s| !s.is_empty());
+            if let Some(asked) = &narrowed {
+                if let Some(extra) = asked.iter().find(|s| !scopes.contains(s)) {
+                    // Unsure: Dropbox's exact error for a scope not granted.
+                    return oauth_error(
+                        "invalid_scope",
+                        &format!("scope \"{extra}\" was not granted to this refresh token"),
+                    );
+                }
+            }
+            let granted = narrowed.clone().unwrap_or(scopes);
+            let access = emu.mint_token_with(Some(granted), None, Some(refresh.to_owned()));
             // No new refresh token: the old one stays valid.
-            json_ok(&json!({
+            let mut body = json!({
                 "access_token": access,
                 "token_type": "bearer",
                 "expires_in": config.token_lifetime.as_secs(),
-            }))
+            });
+            if let Some(asked) = narrowed {
+                body["scope"] = json!(asked.join(" "));
+            }
+            json_ok(&body)
         }
         Some(other) => oauth_error(
             "unsupported_grant_type",
