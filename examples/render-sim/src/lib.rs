@@ -114,12 +114,12 @@
 //!
 //! SIGTERM and SIGINT keep their default action: the process dies.
 
-
 mod args;
 mod knobs;
 mod maya;
 mod naming;
 mod picture;
+mod programs;
 mod renderers;
 
 use std::ffi::OsString;
@@ -165,5 +165,65 @@ fn log_argv(knobs: &Knobs, args: &[OsString]) {
         if let Err(e) = append_line(log, &line) {
             eprintln!("render-sim: cannot append to {}: {e}", log.display());
         }
+    }
+}
+
+/// The programs the simulator can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// Maya `Render` (also what `render-sim` itself is).
+    Maya,
+    /// Autodesk 3ds Max `3dsmaxcmd` (and `3dsmaxcmdio`).
+    Max,
+    /// Houdini `husk`.
+    Husk,
+    /// Cinema 4D `Commandline` (and Linux `c4d_clr`).
+    Cinema4d,
+    /// Arnold `kick`.
+    Kick,
+    /// V-Ray Standalone `vray`.
+    Vray,
+}
+
+impl Program {
+    /// The program an argv\[0\] names: its file stem, any case, with or
+    /// without `.exe` (`/opt/hfs20.5/bin/husk`, `C:\…\3dsmaxcmd.exe`,
+    /// `Render`, `render-sim`). `None` for anything else.
+    pub fn from_argv0(argv0: &str) -> Option<Self> {
+        let name = argv0.rsplit(['/', '\\']).next().unwrap_or(argv0);
+        let lower = name.to_ascii_lowercase();
+        let stem = lower.strip_suffix(".exe").unwrap_or(&lower);
+        Some(match stem {
+            "render" | "maya" | "render-sim" | "render_sim" => Self::Maya,
+            "3dsmaxcmd" | "3dsmaxcmdio" => Self::Max,
+            "husk" => Self::Husk,
+            "commandline" | "c4d_clr" => Self::Cinema4d,
+            "kick" => Self::Kick,
+            "vray" => Self::Vray,
+            _ => return None,
+        })
+    }
+}
+
+/// Runs the simulator as `program` (an argv\[0\] or a bare name, see
+/// [`Program::from_argv0`]) with argv (excluding argv\[0\]) and returns the
+/// exit code. Reads its knobs from the process environment. An unknown
+/// program prints an error on stderr and returns 127, like a shell.
+pub fn run_as(program: &str, args: Vec<OsString>) -> i32 {
+    let Some(which) = Program::from_argv0(program) else {
+        eprintln!(
+            "render-sim: unknown program \"{program}\"; expected Render, 3dsmaxcmd, husk, Commandline, kick or vray"
+        );
+        return 127;
+    };
+    let knobs = start();
+    log_argv(&knobs, &args);
+    match which {
+        Program::Maya => maya::run(&args, &knobs),
+        Program::Max => programs::max::run(&args, &knobs),
+        Program::Husk => programs::husk::run(&args, &knobs),
+        Program::Cinema4d => programs::c4d::run(&args, &knobs),
+        Program::Kick => programs::kick::run(&args, &knobs),
+        Program::Vray => programs::vray::run(&args, &knobs),
     }
 }
