@@ -1,6 +1,12 @@
-//! A faithful simulator of Autodesk Maya's `Render` command line (Maya is
-//! proprietary), for demos and tests of droprender. It follows
-//! `shared/reference/maya-render.md`.
+//! Faithful simulators of proprietary batch renderers, for demos and tests of
+//! droprender: Maya `Render` ([`run`], following
+//! `shared/reference/maya-render.md`) and, through [`run_as`] with a program
+//! name, `3dsmaxcmd`, `husk`, Cinema 4D `Commandline`, `kick` and `vray`
+//! (following `docs/renderers.md`; their argv grammars, lines and names are
+//! summarised in README.md and in each `programs::*` module). The binary
+//! picks the program from its argv\[0\].
+//!
+//! The rest of this page describes Maya `Render`.
 //!
 //! # Command line
 //! `Render [options] filename`: options first, exactly one `.ma`/`.mb` scene
@@ -109,6 +115,8 @@
 //! | `RENDER_SIM_EXIT_CODE=n` | exit with n instead of 0 after a successful render |
 //! | `RENDER_SIM_ARGV_LOG=file` | first thing: append argv as one JSON array line |
 //! | `RENDER_SIM_MEL_LOG=file` | append `MEL-EXECUTED <flag> <value>` for each MEL hook run |
+//! | `RENDER_SIM_HOOK_LOG=file` | append `HOOK-EXECUTED <flag> <value>` for each code-running flag run (every program) |
+//! | `RENDER_SIM_LINES_PER_FRAME=n` | print `n` progress lines per frame back to back, without the step pause (every program) |
 //! | `RENDER_SIM_PID_FILE=file` | write the simulator's pid at start |
 //! | `RENDER_SIM_START_STAMP=file` | very first thing: append one line `<start> <main>`, `CLOCK_MONOTONIC` nanoseconds: when this process was created (its CPU and run-queue time, from `/proc/self/schedstat`, subtracted: the loader's work on the simulator is not the caller's latency) and when `run` began (benchmarks time command → renderer start with it) |
 //!
