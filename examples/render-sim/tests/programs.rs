@@ -626,3 +626,32 @@ fn program_names() {
     assert_eq!(Program::from_argv0("blender"), None);
     assert_eq!(render_sim::run_as("nope", Vec::new()), 127);
 }
+
+#[test]
+fn hang_keeps_flushed_lines_until_killed() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let s = Sim::new("husk");
+    let mut child = Command::new(&s.exe)
+        .args(["-f", "1", "-n", "3", "-Va", "-o", "out/x.$F4.png", "s.usda"])
+        .current_dir(&s.root)
+        .env("RENDER_SIM_STEP_MS", "1")
+        .env("RENDER_SIM_HANG_AT_FRAME", "2")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line == "Rendering frame 2 (2 of 3)" {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "still hanging"
+    );
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert_eq!(s.out_files(), ["x.0001.png"]);
+}
