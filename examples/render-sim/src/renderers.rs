@@ -69,80 +69,86 @@ impl Renderer {
         self == Self::Arnold
     }
 
-    /// The lines printed while the frame renders, before its image exists.
+    /// The lines printed while the frame renders, before its image exists:
+    /// [`Self::head_lines`] then the default progress lines.
     pub fn frame_lines(self, f: &FrameInfo<'_>) -> Vec<String> {
+        let mut v = self.head_lines(f);
+        let steps = self.default_steps();
+        let n = steps.len();
+        v.extend(
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, p)| self.progress_line(f, i, n, *p)),
+        );
+        v
+    }
+
+    /// The percentages of the default progress lines.
+    fn default_steps(self) -> Vec<u32> {
+        match self {
+            Self::Software | Self::Hardware2 | Self::Vray => vec![25, 50, 75, 100],
+            Self::Arnold | Self::RenderMan | Self::MentalRay => vec![0, 25, 50, 75, 100],
+            Self::Redshift => {
+                let n = REDSHIFT_BLOCKS.0 * REDSHIFT_BLOCKS.1;
+                (1..=n).map(|i| i * 100 / n).collect()
+            }
+        }
+    }
+
+    /// The lines before the progress lines.
+    pub fn head_lines(self, f: &FrameInfo<'_>) -> Vec<String> {
         let path = f.path;
-        let quarters = [0, 25, 50, 75, 100];
+        match self {
+            Self::Software | Self::Hardware2 => vec![
+                format!("Starting Rendering {path}."),
+                "Constructing shading groups.".to_owned(),
+                "Rendering current frame.".to_owned(),
+            ],
+            Self::Arnold => vec![
+                format!(
+                    "[mtoa] Rendering frame {} with camera {}",
+                    f.frame, f.camera
+                ),
+                format!(
+                    "rendering image at {} x {}, 3 AA samples",
+                    f.width, f.height
+                ),
+            ],
+            Self::Vray => vec![format!("V-Ray: Starting frame {}", f.frame)],
+            Self::Redshift => vec![format!(
+                "Rendering frame {} ({}/{})",
+                f.frame, f.ordinal, f.total
+            )],
+            Self::RenderMan => vec![format!("[RfM] Rendering frame {}", f.frame)],
+            Self::MentalRay => vec![format!("JOB  0.0  info : rendering frame {}", f.frame)],
+        }
+    }
+
+    /// The `i`-th of `n` progress lines, at `pct` percent (Redshift counts
+    /// blocks instead: block `i + 1` of `n`).
+    pub fn progress_line(self, f: &FrameInfo<'_>, i: usize, n: usize, pct: u32) -> String {
         match self {
             Self::Software | Self::Hardware2 => {
-                let mut v = vec![
-                    format!("Starting Rendering {path}."),
-                    "Constructing shading groups.".to_owned(),
-                    "Rendering current frame.".to_owned(),
-                ];
-                v.extend(
-                    quarters[1..]
-                        .iter()
-                        .map(|p| format!("Percentage of rendering done: {p} ({path})")),
-                );
-                v
+                format!("Percentage of rendering done: {pct} ({})", f.path)
             }
-            Self::Arnold => {
-                let mut v = vec![
-                    format!(
-                        "[mtoa] Rendering frame {} with camera {}",
-                        f.frame, f.camera
-                    ),
-                    format!(
-                        "rendering image at {} x {}, 3 AA samples",
-                        f.width, f.height
-                    ),
-                ];
-                v.extend(
-                    quarters
-                        .iter()
-                        .map(|p| format!("{p:>5}% done - 12 rays/pixel")),
-                );
-                v
-            }
-            Self::Vray => {
-                let mut v = vec![format!("V-Ray: Starting frame {}", f.frame)];
-                v.extend(quarters[1..].iter().map(|p| format!("V-Ray: {p:>3}%")));
-                v
-            }
+            Self::Arnold => format!("{pct:>5}% done - 12 rays/pixel"),
+            Self::Vray => format!("V-Ray: {pct:>3}%"),
             Self::Redshift => {
-                let (cols, rows) = REDSHIFT_BLOCKS;
-                let mut v = vec![format!(
-                    "Rendering frame {} ({}/{})",
-                    f.frame, f.ordinal, f.total
-                )];
-                v.extend((0..cols * rows).map(|i| {
-                    format!(
-                        "[Redshift] Block {}/{} ({},{}) rendered by GPU 0 in {}ms",
-                        i + 1,
-                        cols * rows,
-                        i % cols,
-                        i / cols,
-                        8 + (i * 7) % 13
-                    )
-                }));
-                v
+                let cols = REDSHIFT_BLOCKS.0 as usize;
+                format!(
+                    "[Redshift] Block {}/{n} ({},{}) rendered by GPU 0 in {}ms",
+                    i + 1,
+                    i % cols,
+                    i / cols,
+                    8 + (i * 7) % 13
+                )
             }
-            Self::RenderMan => {
-                let mut v = vec![format!("[RfM] Rendering frame {}", f.frame)];
-                v.extend(quarters.iter().map(|p| format!("R90000 {p:>3}%")));
-                v
-            }
-            Self::MentalRay => {
-                let mut v = vec![format!("JOB  0.0  info : rendering frame {}", f.frame)];
-                v.extend(quarters.iter().map(|p| {
-                    format!(
-                        "JOB  0.1  progr: {:>7.1}%    rendered on localhost.1",
-                        *p as f32
-                    )
-                }));
-                v
-            }
+            Self::RenderMan => format!("R90000 {pct:>3}%"),
+            Self::MentalRay => format!(
+                "JOB  0.1  progr: {:>7.1}%    rendered on localhost.1",
+                pct as f32
+            ),
         }
     }
 
