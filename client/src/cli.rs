@@ -1,11 +1,8 @@
 //! Argument parsing for `droprender`.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
-
-use crate::commands::{self, Failure};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -96,52 +93,4 @@ pub enum Cmd {
     Retry { job: u64 },
     /// Print shell completions: `droprender completions bash > /etc/bash_completion.d/droprender`.
     Completions { shell: clap_complete::Shell },
-}
-
-pub fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    if let Some(("completions", sub)) = matches.subcommand()
-        && let Some(shell) = sub.get_one::<clap_complete::Shell>("shell")
-    {
-        clap_complete::generate(
-            *shell,
-            &mut Cli::command(),
-            "droprender",
-            &mut std::io::stdout(),
-        );
-        return ExitCode::SUCCESS;
-    }
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(c) => c,
-        Err(e) => e.exit(),
-    };
-    // DROPRENDER_FOLDER may be set in the environment while --dropbox is
-    // given: that is a choice, not a conflict. Both on the command line is.
-    if cli.dropbox.is_some()
-        && matches.value_source("folder") == Some(clap::parser::ValueSource::CommandLine)
-    {
-        eprintln!("droprender: pass either --folder or --dropbox, not both");
-        return ExitCode::from(2);
-    }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("droprender: cannot start: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(commands::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Refused(msg)) => {
-            eprintln!("droprender: refused: {msg}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Other(e)) => {
-            eprintln!("droprender: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
 }

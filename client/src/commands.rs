@@ -15,19 +15,8 @@ use std::io::Write as _;
 use tokio::sync::mpsc;
 
 use crate::cli::{Cli, Cmd};
-
-/// How a command failed: refused lines exit 2, everything else 1.
-#[derive(Debug)]
-pub enum Failure {
-    Refused(String),
-    Other(anyhow::Error),
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::Other(e)
-    }
-}
+use crate::failure::Failure;
+use crate::read::{node_statuses, read_logs, read_status, read_text};
 
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
@@ -100,7 +89,7 @@ async fn exec<F: Folder>(folder: &F, cmd: Cmd, node: Option<&str>) -> Result<(),
             Ok(())
         }
         Cmd::Log { n, json } => {
-            let text = read_logs(folder).await?;
+            let text = read_logs(folder, n).await?;
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(n)..];
             if json {
@@ -129,35 +118,6 @@ async fn exec<F: Folder>(folder: &F, cmd: Cmd, node: Option<&str>) -> Result<(),
         }
         Cmd::Login { .. } | Cmd::Logout => Ok(()),
     }
-}
-
-/// LOG.txt, merged with every node's LOG-<name>.txt when several nodes
-/// share the folder (lines start with their time, so a stable sort merges them).
-async fn read_logs<F: Folder>(folder: &F) -> anyhow::Result<String> {
-    let mut names: Vec<String> = folder
-        .list()
-        .await?
-        .into_iter()
-        .map(|e| e.name)
-        .filter(|n| n == files::LOG || (n.starts_with("LOG-") && n.ends_with(".txt")))
-        .collect();
-    names.sort();
-    if names.len() <= 1 {
-        return Ok(read_text(folder, files::LOG).await?.unwrap_or_default());
-    }
-    let mut lines: Vec<String> = Vec::new();
-    for n in &names {
-        let node = n.strip_prefix("LOG-").and_then(|r| r.strip_suffix(".txt"));
-        for l in read_text(folder, n).await?.unwrap_or_default().lines() {
-            lines.push(match node {
-                // Say which node wrote it, after the time.
-                Some(node) if l.len() > 19 => format!("{} [{node}]{}", &l[..19], &l[19..]),
-                _ => l.to_string(),
-            });
-        }
-    }
-    lines.sort_by(|a, b| a.get(..19).cmp(&b.get(..19)));
-    Ok(lines.join("\n") + "\n")
 }
 
 /// `droprender login`: OAuth 2 with PKCE, the code pasted back by hand.
@@ -246,7 +206,12 @@ async fn send<F: Folder>(folder: &F, raw: &str) -> Result<(), Failure> {
         Ok(None) => return Err(Failure::Refused("the line is empty or a comment".into())),
         Err(e) => return Err(Failure::Refused(refusal(&e))),
     };
-    let mut bytes = format!("{text}\n").into_bytes();
+    let line = if folder.appends_are_judged_by_content() {
+        droprender_shared::normalize::marked(&text, rand::random())
+    } else {
+        text
+    };
+    let mut bytes = format!("{line}\n").into_bytes();
     if bytes.len() > droprender_shared::normalize::MAX_LINE_BYTES {
         return Err(Failure::Refused(
             "the line is longer than 4096 bytes".into(),
@@ -279,25 +244,6 @@ fn refusal(e: &ParseError) -> String {
     e.to_string()
 }
 
-async fn read_text<F: Folder>(folder: &F, name: &str) -> anyhow::Result<Option<String>> {
-    Ok(folder
-        .read_from(name, 0)
-        .await
-        .with_context(|| format!("reading {name}"))?
-        .map(|(_, b)| String::from_utf8_lossy(&b).into_owned()))
-}
-
-pub(crate) async fn read_status<F: Folder>(folder: &F) -> anyhow::Result<StatusDoc> {
-    let text = read_text(folder, files::STATUS_JSON).await?.ok_or_else(|| {
-        anyhow!(
-            "there is no {} in {}: is a droprender-node running on this folder, and has the sync caught up?",
-            files::STATUS_JSON,
-            folder.describe()
-        )
-    })?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid", files::STATUS_JSON))
-}
-
 async fn status<F: Folder>(folder: &F, json: bool) -> Result<(), Failure> {
     // status.json is the node's (or, with several nodes, the default node's
     // summary of all of them). Without it, show each node's own file.
@@ -327,27 +273,6 @@ async fn status<F: Folder>(folder: &F, json: bool) -> Result<(), Failure> {
         print!("{}", texts.join("\n"));
     }
     Ok(())
-}
-
-/// Every `status-<node>.json` in the folder.
-pub(crate) async fn node_statuses<F: Folder>(folder: &F) -> anyhow::Result<Vec<StatusDoc>> {
-    let mut out = Vec::new();
-    let mut names: Vec<String> = folder
-        .list()
-        .await?
-        .into_iter()
-        .map(|e| e.name)
-        .filter(|n| files::status_json_node(n).is_some())
-        .collect();
-    names.sort();
-    for n in names {
-        if let Some(t) = read_text(folder, &n).await?
-            && let Ok(doc) = serde_json::from_str(&t)
-        {
-            out.push(doc);
-        }
-    }
-    Ok(out)
 }
 
 /// Appends `progress:` and waits until LOG.txt shows the node's answer.

@@ -12,7 +12,8 @@ use droprender_storage::{Folder, Hint};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
-use crate::commands::{Failure, read_status};
+use crate::failure::Failure;
+use crate::read::read_status;
 
 /// Queued jobs shown as bars.
 const QUEUE_BARS: usize = 8;

@@ -177,16 +177,8 @@ pub fn run_node(args: &RunArgs) -> anyhow::Result<()> {
 }
 
 pub fn main() -> ExitCode {
-    // Busybox style: invoked as `Render`, this binary is the Maya simulator
-    // (the demo and the tests point --maya at a link named Render).
-    let argv0 = std::env::args_os().next().map(PathBuf::from);
-    if argv0
-        .as_deref()
-        .and_then(|p| p.file_name())
-        .is_some_and(|n| n == "Render" || n == "Render.exe")
-    {
-        let code = render_sim::run(std::env::args_os().skip(1).collect());
-        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    if let Some(code) = crate::sim::as_simulator() {
+        return code;
     }
     let cli = Cli::parse();
     let result = match &cli.cmd {

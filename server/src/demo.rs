@@ -42,10 +42,8 @@ fn setup(root: &Path) -> anyhow::Result<Config> {
     for (name, text) in SCENES {
         std::fs::write(projects.join("scenes").join(name), text)?;
     }
-    let render = bin.join("Render");
-    let _ = std::fs::remove_file(&render);
-    let exe = std::env::current_exe().context("finding this executable")?;
-    std::os::unix::fs::symlink(&exe, &render).context("linking the Render simulator")?;
+    let render = crate::sim::provide(&bin.join(format!("Render{}", std::env::consts::EXE_SUFFIX)))
+        .context("setting up the Render simulator")?;
     Ok(Config::merge(
         FileConfig::default(),
         Overrides {

@@ -22,6 +22,7 @@ pub mod projects;
 pub mod renderer;
 pub mod scene;
 pub mod schedule;
+pub mod sim;
 pub mod status;
 pub mod tick;
 pub mod webhook;

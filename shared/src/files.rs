@@ -92,6 +92,23 @@ pub fn log_archive(log: &str, time: &str) -> String {
     }
 }
 
+/// For a LOG archive's name, the log it was moved out of and its order
+/// among that log's archives (oldest first): `LOG.2026-11-22-10-15-00.txt`
+/// → (`LOG.txt`, ("2026-11-22-10-15-00", 1)).
+pub fn archive_of(name: &str) -> Option<(String, (String, u32))> {
+    let (stem, time) = name.strip_suffix(".txt")?.rsplit_once('.')?;
+    if stem != "LOG" && !stem.starts_with("LOG-") {
+        return None;
+    }
+    let (when, k) = match time.get(19..) {
+        Some("") => (time, 1),
+        Some(k) => (time.get(..19)?, k.strip_prefix('-')?.parse().ok()?),
+        None => return None,
+    };
+    let digits = when.chars().filter(char::is_ascii_digit).count();
+    (digits == 14).then(|| (format!("{stem}.txt"), (when.to_string(), k)))
+}
+
 pub fn node_status_txt(node: &str) -> String {
     format!("status-{node}.txt")
 }
@@ -134,6 +151,17 @@ mod tests {
             "LOG-boxB.2026-11-22-10-15-00-2.txt"
         );
         assert_eq!(classify(&a), None);
+        assert_eq!(
+            archive_of(&a),
+            Some(("LOG.txt".into(), ("2026-11-22-10-15-00".into(), 1)))
+        );
+        let b = log_archive(&per_node(LOG, "boxB"), "2026-11-22 10:15:00 2");
+        assert_eq!(
+            archive_of(&b),
+            Some(("LOG-boxB.txt".into(), ("2026-11-22-10-15-00".into(), 2)))
+        );
+        assert_eq!(archive_of(LOG), None);
+        assert_eq!(archive_of("status.txt"), None);
     }
 
     #[test]

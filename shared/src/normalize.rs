@@ -166,6 +166,25 @@ fn normalize_prefix(s: &str) -> String {
     out
 }
 
+/// Spaces and tabs a client may add after a line to tell its own append
+/// from a byte-identical one by another device (see [`marked`]).
+pub const MARK_LEN: usize = 16;
+
+/// `text` followed by a mark of [`MARK_LEN`] spaces and tabs spelling
+/// `mark` in binary. Normalisation trims trailing whitespace, so the line
+/// means (and is) the same command; only its bytes differ. Over the Dropbox
+/// API an append whose upload result was lost is checked by looking for
+/// its bytes: without a mark, the same line appended by a phone in between
+/// would be taken for ours, and ours would be lost.
+pub fn marked(text: &str, mark: u16) -> String {
+    let mut s = String::with_capacity(text.len() + MARK_LEN);
+    s.push_str(text);
+    for bit in 0..MARK_LEN {
+        s.push(if mark >> bit & 1 == 1 { '\t' } else { ' ' });
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +236,18 @@ mod tests {
             normalize_line(&long),
             Err(LineError::TooLong(MAX_LINE_BYTES + 1))
         );
+    }
+
+    #[test]
+    fn a_marked_line_is_the_same_command() {
+        for mark in [0, 1, 0xA5A5, u16::MAX] {
+            let m = marked("rend:-s 1 a.mb", mark);
+            assert_eq!(m.len(), "rend:-s 1 a.mb".len() + MARK_LEN);
+            assert_eq!(
+                normalize_line(m.as_bytes()),
+                Ok(Normalized::Text("rend:-s 1 a.mb".into()))
+            );
+        }
+        assert_ne!(marked("x:", 1), marked("x:", 2));
     }
 }

@@ -117,6 +117,15 @@ pub trait Folder: Send + Sync + 'static {
         data: Vec<u8>,
     ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
+    /// Whether an append that failed midway may still have landed, so that
+    /// it is judged by looking for its bytes (the Dropbox API's
+    /// compare-and-swap; a local `O_APPEND` write cannot). Appenders then
+    /// make their bytes unique (`droprender_shared::normalize::marked`), or
+    /// a byte-identical append by another device could be taken for theirs.
+    fn appends_are_judged_by_content(&self) -> bool {
+        false
+    }
+
     /// Appends bytes as one unit: concurrent appenders never interleave or lose data.
     fn append(
         &self,

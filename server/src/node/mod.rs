@@ -245,7 +245,13 @@ impl<F: Folder> Node<F> {
         };
         let now = self.now();
         let (core, st, facts) = (&mut self.core, self.ledger.state(), &self.facts);
-        let fx = blocking(|| core.on_event(st, facts, id, ev, &now));
+        // Only a job's end asks the disk (its frames); progress is cheap
+        // and frequent, and stays on this task.
+        let fx = if finished.is_some() {
+            blocking(|| core.on_event(st, facts, id, ev, &now))
+        } else {
+            core.on_event(st, facts, id, ev, &now)
+        };
         if let Err(e) = self.apply(fx).await {
             self.warn_once(format!("cannot record {what}: {e}"));
             if let Some(outcome) = finished {

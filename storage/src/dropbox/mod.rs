@@ -307,6 +307,10 @@ impl Folder for DropboxFolder {
         self.inner.label.clone()
     }
 
+    fn appends_are_judged_by_content(&self) -> bool {
+        true
+    }
+
     async fn stat(&self, name: &str) -> Result<Option<Meta>, StorageError> {
         let i = &self.inner;
         if let Cached::Live(k) = i.cached(name) {

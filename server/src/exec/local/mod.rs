@@ -1,6 +1,7 @@
 //! The local executor: a job's renderer runs on this machine, one process
 //! tree per job, supervised per OS (see [`process`]).
 
+pub mod output;
 pub mod process;
 pub mod worker;
 

@@ -1,16 +1,18 @@
-//! Runs one job: its invocations one after another, output streamed to a
-//! per-job log and parsed into progress events for the node.
+//! Runs one job: its invocations one after another, output read at pipe
+//! speed into the per-job log and parsed into progress events for the node
+//! (see [`super::output`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::output::{Output, Stream};
 use super::process;
 use crate::exec::{Ctl, Event, Outcome, Stop};
-use crate::renderer::{Invocation, LineParser, Progress};
+use crate::renderer::{Invocation, LineParser};
 
 pub struct Job {
     pub id: u64,
@@ -33,6 +35,22 @@ pub async fn run(mut job: Job, events: mpsc::Sender<(u64, Event)>, mut stop: wat
     let _ = events.send((id, Event::Finished(outcome))).await;
 }
 
+/// How often the job log catches up while a renderer prints little.
+const LOG_EVERY: Duration = Duration::from_secs(1);
+/// Bytes read from a pipe at once.
+const CHUNK: usize = 64 * 1024;
+
+/// The job log: written in large pieces, never a write per line.
+struct JobLog(tokio::fs::File);
+
+impl JobLog {
+    async fn write(&mut self, out: &mut Output, all: bool) {
+        if let Some(bytes) = out.take_log(all) {
+            let _ = self.0.write_all(&bytes).await;
+        }
+    }
+}
+
 async fn run_inner(
     job: &mut Job,
     events: &mpsc::Sender<(u64, Event)>,
@@ -44,7 +62,7 @@ async fn run_inner(
         .open(&job.log)
         .await
     {
-        Ok(f) => tokio::io::BufWriter::new(f),
+        Ok(f) => JobLog(f),
         Err(e) => {
             return Outcome::Failed(format!(
                 "cannot open the job log {}: {e}",
@@ -53,19 +71,20 @@ async fn run_inner(
         }
     };
     let invocations = std::mem::take(&mut job.invocations);
+    let parser = std::mem::replace(&mut job.parser, Box::new(NoParser));
+    let mut output = Output::new(parser);
     let far = Duration::from_secs(100 * 365 * 24 * 3600);
     let mut deadline = job.timeout.map(|t| Instant::now() + t);
     for inv in invocations {
         let argv = std::iter::once(inv.program.display().to_string())
             .chain(inv.args.iter().map(|a| a.to_string_lossy().into_owned()))
             .collect::<Vec<_>>();
-        let _ = log
-            .write_all(format!("$ {}\n", argv.join(" ")).as_bytes())
-            .await;
+        output.note(&format!("$ {}", argv.join(" ")));
+        output.error_line = None;
         let mut child = match process::spawn(&inv, &job.tag) {
             Ok(c) => c,
             Err(e) => {
-                let _ = log.flush().await;
+                log.write(&mut output, true).await;
                 return Outcome::Failed(format!(
                     "cannot start {}: {e}; check the renderer path in the node's config",
                     inv.program.display()
@@ -82,16 +101,15 @@ async fn run_inner(
                 },
             ))
             .await;
-        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+        let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
             return Outcome::Failed("the renderer's output could not be captured".into());
         };
-        let mut out = BufReader::new(out).lines();
-        let mut err = BufReader::new(err).lines();
+        let (mut out_buf, mut err_buf) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
         let (mut out_open, mut err_open) = (true, true);
-        let mut error_line: Option<String> = None;
         let mut ended: Option<Outcome> = None;
         let mut last_output = Instant::now();
         let mut suspended_at: Option<Instant> = None;
+        let mut log_due = Instant::now() + LOG_EVERY;
         while out_open || err_open {
             let stall_at = match (job.stall, suspended_at) {
                 (Some(s), None) => last_output + s,
@@ -101,21 +119,14 @@ async fn run_inner(
                 (Some(d), None) => d,
                 _ => Instant::now() + far,
             };
-            tokio::select! {
-                l = out.next_line(), if out_open => match l {
-                    Ok(Some(l)) => {
-                        last_output = Instant::now();
-                        handle(job, events, &mut log, &l, &mut error_line).await;
-                    }
-                    _ => out_open = false,
-                },
-                l = err.next_line(), if err_open => match l {
-                    Ok(Some(l)) => {
-                        last_output = Instant::now();
-                        handle(job, events, &mut log, &l, &mut error_line).await;
-                    }
-                    _ => err_open = false,
-                },
+            let read = tokio::select! {
+                n = out.read(&mut out_buf), if out_open => Some((Stream::Out, n)),
+                n = err.read(&mut err_buf), if err_open => Some((Stream::Err, n)),
+                _ = tokio::time::sleep_until(log_due) => {
+                    log.write(&mut output, true).await;
+                    log_due = Instant::now() + LOG_EVERY;
+                    None
+                }
                 _ = tokio::time::sleep_until(stall_at) => {
                     ended = job.stall.map(Outcome::Stalled);
                     break;
@@ -155,8 +166,34 @@ async fn run_inner(
                             break;
                         }
                     }
+                    None
+                }
+            };
+            let Some((stream, n)) = read else { continue };
+            match n {
+                Ok(n) if n > 0 => {
+                    last_output = Instant::now();
+                    let buf = match stream {
+                        Stream::Out => &out_buf[..n],
+                        Stream::Err => &err_buf[..n],
+                    };
+                    output.feed(stream, buf);
+                    for p in output.take_events() {
+                        let _ = events.send((job.id, Event::Progress(p))).await;
+                    }
+                    log.write(&mut output, false).await;
+                }
+                _ => {
+                    output.close(stream);
+                    match stream {
+                        Stream::Out => out_open = false,
+                        Stream::Err => err_open = false,
+                    }
                 }
             }
+        }
+        for p in output.take_events() {
+            let _ = events.send((job.id, Event::Progress(p))).await;
         }
         if let Some(outcome) = ended {
             let grace = if stop.borrow().stop == Stop::Force {
@@ -165,10 +202,8 @@ async fn run_inner(
                 job.grace
             };
             let status = process::terminate(&mut child, grace).await;
-            let _ = log
-                .write_all(format!("# stopped by the node ({outcome:?}): {status:?}\n").as_bytes())
-                .await;
-            let _ = log.flush().await;
+            output.note(&format!("# stopped by the node ({outcome:?}): {status:?}"));
+            log.write(&mut output, true).await;
             return outcome;
         }
         let status = match child.wait().await {
@@ -177,10 +212,9 @@ async fn run_inner(
         };
         // Anything the renderer left in its group dies with it.
         process::kill_group(pid);
-        let _ = log
-            .write_all(format!("# exit: {status}\n").as_bytes())
-            .await;
-        let _ = log.flush().await;
+        output.note(&format!("# exit: {status}"));
+        log.write(&mut output, true).await;
+        let error_line = output.error_line.take();
         if let Some(problem) = crate::renderer::exit_problem(job.kind, status) {
             return Outcome::Failed(match error_line {
                 Some(l) => format!("{problem}: {l}"),
@@ -194,20 +228,11 @@ async fn run_inner(
     Outcome::Done
 }
 
-async fn handle(
-    job: &mut Job,
-    events: &mpsc::Sender<(u64, Event)>,
-    log: &mut tokio::io::BufWriter<tokio::fs::File>,
-    line: &str,
-    error_line: &mut Option<String>,
-) {
-    let _ = log.write_all(line.as_bytes()).await;
-    let _ = log.write_all(b"\n").await;
-    let _ = log.flush().await;
-    if let Some(p) = job.parser.line(line) {
-        if let Progress::Error(e) = &p {
-            error_line.get_or_insert_with(|| e.clone());
-        }
-        let _ = events.send((job.id, Event::Progress(p))).await;
+/// Stands in for the job's parser once [`Output`] owns it.
+struct NoParser;
+
+impl LineParser for NoParser {
+    fn line(&mut self, _: &str) -> Option<crate::renderer::Progress> {
+        None
     }
 }
