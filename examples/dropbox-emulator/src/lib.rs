@@ -34,7 +34,8 @@ pub mod stats;
 pub mod storage;
 pub mod wire;
 
-pub use emulator::{Config, Emulator, EmulatorError, RunningEmulator, Urls};
+pub use emulator::{Config, Emulator, EmulatorError, Urls};
+pub use server::RunningEmulator;
 pub use faults::{FaultConfig, FaultKind, RateLimitStyle};
 pub use hash::content_hash;
 pub use stats::{RouteStats, Stats};

@@ -2,6 +2,8 @@
 //! loop that can drop a connection on purpose (the `drop` faults).
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,7 +20,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 use crate::auth::bearer;
-use crate::emulator::{Emulator, lock};
+use crate::emulator::{Emulator, Urls, lock};
 use crate::error::ApiError;
 use crate::faults::{FaultKind, RouteClass, classify};
 use crate::routes;
@@ -288,6 +290,87 @@ async fn handle_connection(
                     conn.as_mut().graceful_shutdown();
                 }
             }
+        }
+    }
+}
+
+impl Emulator {
+    /// Serve on an already-bound listener until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        serve(self, listener, shutdown).await
+    }
+
+    /// Bind `127.0.0.1:0` and serve in a background task.
+    pub async fn start(self) -> std::io::Result<RunningEmulator> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let emu = self.clone();
+        let task = tokio::spawn(async move {
+            emu.serve(listener, async {
+                let _ = rx.await;
+            })
+            .await
+        });
+        Ok(RunningEmulator {
+            emulator: self,
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// An emulator serving in the background (see [`Emulator::start`]).
+#[derive(Debug)]
+pub struct RunningEmulator {
+    emulator: Emulator,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningEmulator {
+    /// The control handle.
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// Listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// All base URLs.
+    pub fn urls(&self) -> Urls {
+        Urls::new(self.addr)
+    }
+
+    /// Stop serving and wait for the server to finish.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
         }
     }
 }

@@ -25,6 +25,7 @@ mod auth;
 mod cache;
 mod error;
 mod http;
+mod retry;
 mod settings;
 mod transfer;
 mod watch;

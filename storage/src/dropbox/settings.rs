@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::api::RetryPolicy;
+use super::retry::RetryPolicy;
 
 /// An access token to use as is (headless machines, CI): no refresh.
 pub const ENV_TOKEN: &str = "DROPRENDER_DROPBOX_TOKEN";
