@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::DropboxError;
-use super::wire::{OAuthError, TokenResponse};
 use super::settings::{DropboxSettings, ENV_TOKEN};
+use super::wire::{OAuthError, TokenResponse};
 
 /// The token file's name under `dirs::config_dir()/droprender/`.
 pub const TOKEN_FILE: &str = "dropbox-token.json";
