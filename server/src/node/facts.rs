@@ -24,7 +24,7 @@ impl Facts for DiskFacts {
     }
 
     fn arriving(&self, given: &str) -> Option<PathBuf> {
-        let p = self.projects.join(given);
+        let p = self.projects.join(crate::paths::line_path(given)?);
         if !is_within(&p, &self.projects) || given.contains("..") {
             return None;
         }
