@@ -18,7 +18,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 pub use content_hash::{ContentHasher, content_hash};
-pub use local::LocalFolder;
+pub use local::{LocalFolder, retry_while_held};
 pub use memory::MemFolder;
 
 /// What a folder says about one file.

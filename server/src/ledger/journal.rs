@@ -196,7 +196,8 @@ impl Journal {
                 .map_err(|e| io("write", &tmp)(e.into_error()))?;
             f.sync_all().map_err(io("sync", &tmp))?;
         }
-        fs::rename(&tmp, &snap).map_err(io("rename", &snap))?;
+        droprender_storage::retry_while_held(|| fs::rename(&tmp, &snap))
+            .map_err(io("rename", &snap))?;
         sync_dir(&self.dir)?;
         let jpath = self.dir.join(JOURNAL);
         self.file = File::create(&jpath).map_err(io("truncate", &jpath))?;
@@ -215,10 +216,19 @@ impl Journal {
     }
 }
 
+/// Makes a rename in `dir` durable. Unix: fsync the directory. Windows
+/// has no such call (and cannot open a directory as a file): NTFS journals
+/// the rename itself.
+#[cfg(unix)]
 fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("sync", dir))
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_: &Path) -> Result<(), LedgerError> {
+    Ok(())
 }
 
 fn read_snapshot(f: File, path: &Path) -> Result<(Header, HashMap<u128, Count>), LedgerError> {

@@ -1,5 +1,9 @@
 //! A folder on local disk, kept in sync by a desktop client.
 
+mod os;
+
+pub use os::retrying as retry_while_held;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -60,10 +64,7 @@ impl LocalFolder {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
-        #[cfg(unix)]
-        let ino = std::os::unix::fs::MetadataExt::ino(md);
-        #[cfg(not(unix))]
-        let ino = 0u64;
+        let ino = os::identity(md);
         Meta {
             size: md.len(),
             version: format!("{mtime}:{ino}:{}", md.len()),
@@ -86,7 +87,7 @@ impl LocalFolder {
         name: &str,
         offset: u64,
     ) -> Result<Option<(Meta, Vec<u8>)>, StorageError> {
-        let mut f = match File::open(self.path(name)) {
+        let mut f = match os::retrying(|| File::open(self.path(name))) {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound && self.root.is_dir() => return Ok(None),
             Err(e) => return Err(self.fail("open", name, e)),
@@ -144,7 +145,8 @@ impl LocalFolder {
             // Data first, then the rename: after a crash the name points at
             // the old or the new content, never at an empty file.
             f.sync_data()?;
-            fs::rename(&tmp, self.path(name))
+            drop(f);
+            os::retrying(|| fs::rename(&tmp, self.path(name)))
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
@@ -154,11 +156,13 @@ impl LocalFolder {
     }
 
     fn append_sync(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
-        let mut f = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(self.path(name))
-            .map_err(|e| self.fail("open", name, e))?;
+        let mut f = os::retrying(|| {
+            OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(self.path(name))
+        })
+        .map_err(|e| self.fail("open", name, e))?;
         // One write(2) with O_APPEND: concurrent appenders on a local file
         // system never interleave within it.
         let n = f.write(data).map_err(|e| self.fail("append to", name, e))?;
