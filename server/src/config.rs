@@ -269,6 +269,21 @@ pub struct SlurmSettings {
     pub poll: Duration,
 }
 
+impl Config {
+    /// Renderer programs the config names by bare name (`Render`,
+    /// `blender`) become the paths found on PATH or in their install
+    /// folders, so renders run the program status files show.
+    pub fn locate_programs(&mut self) {
+        for (name, program) in [("maya", &mut self.maya), ("blender", &mut self.blender)] {
+            if let crate::programs::Found::OnPath(p) | crate::programs::Found::Installed(p) =
+                crate::programs::locate(name, program)
+            {
+                *program = p;
+            }
+        }
+    }
+}
+
 pub fn default_config_path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("droprender").join("node.toml"))
 }

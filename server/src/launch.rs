@@ -60,7 +60,8 @@ pub fn executor(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Executor>> {
 }
 
 /// Runs a node with `cfg` until `shutdown` says stop.
-pub async fn serve(cfg: Config, shutdown: watch::Receiver<Shutdown>) -> anyhow::Result<()> {
+pub async fn serve(mut cfg: Config, shutdown: watch::Receiver<Shutdown>) -> anyhow::Result<()> {
+    cfg.locate_programs();
     let cfg = Arc::new(cfg);
     let executor = executor(&cfg)?;
     let cfg = Arc::unwrap_or_clone(cfg);

@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod node;
 pub mod paths;
 pub mod preview;
+pub mod programs;
 pub mod projects;
 pub mod renderer;
 pub mod scene;

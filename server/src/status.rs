@@ -111,18 +111,6 @@ impl Names {
     }
 }
 
-/// Finds a program the way the OS would (absolute path, or on PATH).
-pub fn find_program(program: &std::path::Path) -> Option<std::path::PathBuf> {
-    if program.components().count() > 1 {
-        return program.is_file().then(|| program.to_path_buf());
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-    })
-}
-
 fn memory_mb() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -137,15 +125,11 @@ fn memory_mb() -> u64 {
 /// What the node tells about itself (BackburnerPy's "server info").
 pub fn node_info(cfg: &Config) -> NodeInfo {
     let renderer = |name: &str, program: &std::path::Path| {
-        let found = find_program(program);
+        let found = crate::programs::locate(name, program);
         RendererInfo {
             name: name.into(),
-            program: found
-                .as_ref()
-                .unwrap_or(&program.to_path_buf())
-                .display()
-                .to_string(),
-            found: found.is_some(),
+            program: found.path().display().to_string(),
+            found: found.is_found(),
             version: None,
         }
     };

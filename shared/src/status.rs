@@ -260,7 +260,14 @@ impl StatusDoc {
                 .version
                 .as_deref()
                 .unwrap_or(if r.found { "found" } else { "not found" });
-            let _ = writeln!(o, "{}: {v}", r.name);
+            // Which program: its last folders say which version it is.
+            let short: Vec<&str> = r.program.rsplit(['/', '\\']).take(3).collect();
+            let short: Vec<&str> = short.into_iter().rev().collect();
+            if r.found && short.len() > 1 {
+                let _ = writeln!(o, "{}: {v} (…/{})", r.name, short.join("/"));
+            } else {
+                let _ = writeln!(o, "{}: {v}", r.name);
+            }
         }
         let _ = writeln!(o, "updated {}", self.updated);
         o
