@@ -3,7 +3,6 @@
 //! version when several are installed). Status files say which was found
 //! and where.
 
-use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 /// Where a renderer's program was found.
@@ -102,11 +101,9 @@ pub fn newest_match(pattern: &str) -> Option<PathBuf> {
     found
         .into_iter()
         .filter(|p| p.is_file())
-        .max_by(|a, b| {
-            natural(
-                &a.to_string_lossy().to_lowercase(),
-                &b.to_string_lossy().to_lowercase(),
-            )
+        .max_by_key(|p| {
+            let text = p.to_string_lossy().to_lowercase();
+            (version_key(&text), text)
         })
 }
 
@@ -156,39 +153,13 @@ fn matches(pattern: &str, name: &str) -> bool {
     rest.is_empty()
 }
 
-/// Compares with runs of digits as numbers.
-fn natural(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a.chars().peekable(), b.chars().peekable());
-    loop {
-        match (a.peek().copied(), b.peek().copied()) {
-            (None, None) => return Ordering::Equal,
-            (None, _) => return Ordering::Less,
-            (_, None) => return Ordering::Greater,
-            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let num = |it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-                    let mut s = String::new();
-                    while let Some(c) = it.peek().copied().filter(char::is_ascii_digit) {
-                        s.push(c);
-                        it.next();
-                    }
-                    s.trim_start_matches('0').to_string()
-                };
-                let (na, nb) = (num(&mut a), num(&mut b));
-                match na.len().cmp(&nb.len()).then(na.cmp(&nb)) {
-                    Ordering::Equal => {}
-                    o => return o,
-                }
-            }
-            (Some(x), Some(y)) => {
-                a.next();
-                b.next();
-                match x.cmp(&y) {
-                    Ordering::Equal => {}
-                    o => return o,
-                }
-            }
-        }
-    }
+/// The numbers in a path, in order: versions compare as numbers
+/// (`Maya2025.1` → [2025, 1] after `Maya2025` → [2025]).
+fn version_key(text: &str) -> Vec<u64> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().unwrap_or(u64::MAX))
+        .collect()
 }
 
 /// Where installers put renderers, per OS (sources: docs/renderers.md and
@@ -270,8 +241,8 @@ mod tests {
         assert!(matches("Houdini *", "houdini 20.5.332"));
         assert!(matches("maya*", "Maya2025"));
         assert!(!matches("maya*", "amaya"));
-        assert_eq!(natural("Houdini 20.5.332", "Houdini 19.5.805"), Ordering::Greater);
-        assert_eq!(natural("a10", "a9"), Ordering::Greater);
+        assert!(version_key("houdini 20.5.332") > version_key("houdini 19.5.805"));
+        assert!(version_key("a10") > version_key("a9"));
         assert_eq!(split(r"C:\Program Files\x*\bin"), [r"C:\", "Program Files", "x*", "bin"]);
         assert_eq!(split("/usr/a*/b"), ["/", "usr", "a*", "b"]);
     }
