@@ -100,7 +100,7 @@ mod tests {
         );
         let e = SlurmError::from_stderr(
             "sbatch",
-            "sbatch: error: Batch job submission failed: Invalid nice value".into(),
+            "sbatch: error: Batch job submission failed: Invalid --nice value".into(),
             exit1(),
         );
         assert!(matches!(e, SlurmError::NiceRefused { .. }), "{e:?}");

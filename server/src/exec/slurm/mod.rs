@@ -42,16 +42,21 @@
 //! its id, and must not kill farm tasks that happen to run on its own host.
 //!
 //! # Layout
-//! - [`cli`]: the Slurm command line behind [`SlurmCli`] ([`RealCli`] runs
+//! - `cli`: the Slurm command line behind [`SlurmCli`] ([`RealCli`] runs
 //!   the programs; [`SlurmError`] says why one failed);
 //! - `parse`: what the tools print, read into task states;
 //! - `tasks`: tasks.json, the batch script, task log names;
 //! - `runner`: one run (find or submit, watch, cancel), over any [`SlurmCli`];
 //! - `logs`: running tasks' logs read for progress;
 //! - `verdict`: the end, Done or Failed with the reasons;
-//! - `task`: the `slurm-task` process each array task runs.
+//! - `task`: the `slurm-task` process each array task runs;
+//! - tests only: `fake`, an in-memory Slurm behind [`SlurmCli`], and `tests`,
+//!   the runner driven by it.
+//!
+//! Siblings depend only downwards (cli/logs/verdict on parse and tasks, the
+//! runner on all of them), never in a cycle.
 
-pub mod cli;
+mod cli;
 mod error;
 #[cfg(test)]
 mod fake;
@@ -72,7 +77,7 @@ use crate::config::{Config, SlurmSettings};
 use crate::exec::{Caps, Events, ExecJob, Executor, Handle};
 use crate::renderer::{self, Invocation};
 
-pub use cli::{RealCli, SbatchRequest, SlurmCli};
+pub use cli::{COMMAND_TIMEOUT, RealCli, SbatchRequest, SlurmCli};
 pub use error::SlurmError;
 pub use parse::{Phase, TaskMap, TaskStatus};
 pub use runner::SUBMIT_RETRY;

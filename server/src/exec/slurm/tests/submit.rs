@@ -39,7 +39,7 @@ async fn a_refused_nice_is_dropped_and_the_job_submitted_at_nice_zero() {
     assert_eq!(
         rig.notes(),
         [
-            "sbatch refused --nice=-5 (sbatch: error: Batch job submission failed: Invalid nice value); only Slurm operators may raise a job's priority: submitting at nice 0"
+            "sbatch refused --nice=-5 (sbatch: error: Batch job submission failed: Invalid --nice value); only Slurm operators may raise a job's priority: submitting at nice 0"
         ]
     );
     let subs = rig.fake.submissions();
