@@ -95,13 +95,13 @@ pub struct Slurm<C: SlurmCli = RealCli> {
 impl Slurm {
     /// Runs the real Slurm client tools.
     pub fn new(cfg: Arc<Config>, settings: SlurmSettings) -> Self {
-        Slurm::with_cli(cfg, settings, RealCli::default())
+        Slurm::with_cli(cfg, settings, Arc::new(RealCli::default()))
     }
 }
 
 impl<C: SlurmCli> Slurm<C> {
     /// Talks to Slurm through `cli`.
-    pub fn with_cli(cfg: Arc<Config>, settings: SlurmSettings, cli: C) -> Self {
+    pub fn with_cli(cfg: Arc<Config>, settings: SlurmSettings, cli: Arc<C>) -> Self {
         let mut farm_cfg = Config::clone(&cfg);
         if let Some(p) = &settings.maya_program {
             farm_cfg.maya = p.clone();
@@ -112,7 +112,7 @@ impl<C: SlurmCli> Slurm<C> {
         Slurm {
             farm_cfg,
             settings,
-            cli: Arc::new(cli),
+            cli,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::exec::{Event, Handle, Outcome};
 use crate::renderer::{Invocation, Progress};
 
 mod attach;
+mod executor;
 mod submit;
 mod watch;
 
