@@ -19,7 +19,12 @@ pub fn line_path(given: &str) -> Option<PathBuf> {
         && given.as_bytes()[1] == b':';
     let unc = given.starts_with("\\\\") || given.starts_with("//");
     let reserved = given.split(['/', '\\']).any(|part| {
-        let stem = part.split('.').next().unwrap_or("").trim_end().to_ascii_uppercase();
+        let stem = part
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .trim_end()
+            .to_ascii_uppercase();
         matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
             || ((stem.starts_with("COM") || stem.starts_with("LPT"))
                 && stem.len() == 4
@@ -58,8 +63,8 @@ fn outside(given: &str, root: &Path) -> PathError {
 
 /// Resolves an existing file or directory inside `root`.
 pub fn existing_inside(root: &Path, given: &str) -> Result<PathBuf, PathError> {
-    let root_c = canonical(root)
-        .map_err(|e| PathError::Root(root.display().to_string(), e.to_string()))?;
+    let root_c =
+        canonical(root).map_err(|e| PathError::Root(root.display().to_string(), e.to_string()))?;
     let joined = root_c.join(line_path(given).ok_or_else(|| outside(given, root))?);
     // Lexically outside (absolute elsewhere, or `..` climbing out) says so
     // whether or not it exists.
@@ -84,8 +89,8 @@ pub fn existing_inside(root: &Path, given: &str) -> Result<PathBuf, PathError> {
 /// Resolves a directory that may not exist yet inside `root`: the longest
 /// existing ancestor is canonicalised, and the rest may not climb with `..`.
 pub fn dir_inside(root: &Path, given: &str) -> Result<PathBuf, PathError> {
-    let root_c = canonical(root)
-        .map_err(|e| PathError::Root(root.display().to_string(), e.to_string()))?;
+    let root_c =
+        canonical(root).map_err(|e| PathError::Root(root.display().to_string(), e.to_string()))?;
     let joined = root_c.join(line_path(given).ok_or_else(|| outside(given, root))?);
     let mut existing = joined.as_path();
     let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
@@ -213,7 +218,10 @@ mod tests {
         }
         assert!(dir_inside(&root, "new\\sub").is_ok());
         assert!(dir_inside(&root, "..\\x").is_err());
-        assert!(existing_inside(&root, "console.mb").is_err_and(|e| matches!(e, PathError::Missing(..))));
+        assert!(
+            existing_inside(&root, "console.mb")
+                .is_err_and(|e| matches!(e, PathError::Missing(..)))
+        );
     }
 
     #[cfg(windows)]

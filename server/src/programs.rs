@@ -98,13 +98,10 @@ pub fn newest_match(pattern: &str) -> Option<PathBuf> {
         }
         found = next;
     }
-    found
-        .into_iter()
-        .filter(|p| p.is_file())
-        .max_by_key(|p| {
-            let text = p.to_string_lossy().to_lowercase();
-            (version_key(&text), text)
-        })
+    found.into_iter().filter(|p| p.is_file()).max_by_key(|p| {
+        let text = p.to_string_lossy().to_lowercase();
+        (version_key(&text), text)
+    })
 }
 
 /// Components of a pattern; a leading `/` or drive stays with the first.
@@ -193,7 +190,9 @@ mod installs {
         match renderer {
             "maya" => &["/Applications/Autodesk/maya*/Maya.app/Contents/bin/Render"],
             "blender" => &["/Applications/Blender.app/Contents/MacOS/Blender"],
-            "husk" => &["/Applications/Houdini/Houdini*/Frameworks/Houdini.framework/Versions/Current/Resources/bin/husk"],
+            "husk" => &[
+                "/Applications/Houdini/Houdini*/Frameworks/Houdini.framework/Versions/Current/Resources/bin/husk",
+            ],
             "c4d" => &[
                 "/Applications/Maxon Cinema 4D */Commandline.app/Contents/MacOS/Commandline",
                 "/Applications/MAXON/CINEMA 4D */Commandline.app/Contents/MacOS/Commandline",
@@ -210,7 +209,10 @@ mod installs {
             "blender" => &["/opt/blender*/blender", "/snap/bin/blender"],
             "husk" => &["/opt/hfs*/bin/husk"],
             "c4d" => &["/opt/maxon/cinema4d/*/bin/c4d_clr"],
-            "kick" => &["/opt/solidangle/mtoa/*/bin/kick", "/opt/autodesk/arnold/*/bin/kick"],
+            "kick" => &[
+                "/opt/solidangle/mtoa/*/bin/kick",
+                "/opt/autodesk/arnold/*/bin/kick",
+            ],
             "vray" => &["/usr/ChaosGroup/V-Ray/Standalone_for_linux_x64/bin/linux_x64/*/vray"],
             _ => &[],
         }
@@ -233,7 +235,10 @@ mod tests {
         let pat = format!("{}/Maya*/bin/Render", d.path().display());
         let got = newest_match(&pat).expect("found");
         assert!(got.ends_with("Maya2025.1/bin/Render"), "{}", got.display());
-        assert_eq!(newest_match(&format!("{}/Nope*/bin/Render", d.path().display())), None);
+        assert_eq!(
+            newest_match(&format!("{}/Nope*/bin/Render", d.path().display())),
+            None
+        );
     }
 
     #[test]
@@ -243,7 +248,10 @@ mod tests {
         assert!(!matches("maya*", "amaya"));
         assert!(version_key("houdini 20.5.332") > version_key("houdini 19.5.805"));
         assert!(version_key("a10") > version_key("a9"));
-        assert_eq!(split(r"C:\Program Files\x*\bin"), [r"C:\", "Program Files", "x*", "bin"]);
+        assert_eq!(
+            split(r"C:\Program Files\x*\bin"),
+            [r"C:\", "Program Files", "x*", "bin"]
+        );
         assert_eq!(split("/usr/a*/b"), ["/", "usr", "a*", "b"]);
     }
 
