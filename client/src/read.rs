@@ -55,7 +55,10 @@ pub async fn read_logs<F: Folder>(folder: &F, want: usize) -> anyhow::Result<Str
     let entries: Vec<String> = folder.list().await?.into_iter().map(|e| e.name).collect();
     let mut names: Vec<&String> = entries
         .iter()
-        .filter(|n| *n == files::LOG || (n.starts_with("LOG-") && n.ends_with(".txt") && files::archive_of(n).is_none()))
+        .filter(|n| {
+            *n == files::LOG
+                || (n.starts_with("LOG-") && n.ends_with(".txt") && files::archive_of(n).is_none())
+        })
         .collect();
     names.sort();
     let mut lines: Vec<String> = Vec::new();
@@ -94,7 +97,7 @@ async fn read_with_archives<F: Folder>(
         .lines()
         .map(str::to_string)
         .collect();
-    let mut archives: Vec<(( String, u32), &String)> = entries
+    let mut archives: Vec<((String, u32), &String)> = entries
         .iter()
         .filter_map(|n| match files::archive_of(n) {
             Some((of, key)) if of == log => Some((key, n)),
@@ -140,14 +143,23 @@ mod tests {
         let a2 = files::log_archive(files::LOG, "2026-11-22 10:00:00");
         f.write_atomic(&a1, lines(1, 3)).await.expect("write");
         f.write_atomic(&a2, lines(4, 8)).await.expect("write");
-        f.write_atomic(files::LOG, lines(9, 10)).await.expect("write");
+        f.write_atomic(files::LOG, lines(9, 10))
+            .await
+            .expect("write");
         let text = read_logs(&f, 4).await.expect("read");
         let got: Vec<&str> = text.lines().collect();
         assert_eq!(got.len(), 7, "LOG.txt and the newest archive: {got:?}");
-        assert!(got[0].ends_with("line 4") && got[6].ends_with("line 10"), "{got:?}");
+        assert!(
+            got[0].ends_with("line 4") && got[6].ends_with("line 10"),
+            "{got:?}"
+        );
         let all = read_logs(&f, 100).await.expect("read");
         assert_eq!(all.lines().count(), 10);
         let few = read_logs(&f, 2).await.expect("read");
-        assert_eq!(few.lines().count(), 2, "a long enough LOG.txt is read alone");
+        assert_eq!(
+            few.lines().count(),
+            2,
+            "a long enough LOG.txt is read alone"
+        );
     }
 }

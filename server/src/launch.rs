@@ -49,10 +49,9 @@ pub fn executor(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Executor>> {
     Ok(match &cfg.executor {
         ExecutorKind::Local => Box::new(Local::new(Arc::clone(cfg))),
         #[cfg(unix)]
-        ExecutorKind::Slurm(s) => Box::new(crate::exec::slurm::Slurm::new(
-            Arc::clone(cfg),
-            s.clone(),
-        )),
+        ExecutorKind::Slurm(s) => {
+            Box::new(crate::exec::slurm::Slurm::new(Arc::clone(cfg), s.clone()))
+        }
         #[cfg(not(unix))]
         ExecutorKind::Slurm(_) => anyhow::bail!(
             "[executor] kind = \"slurm\" needs a Unix node: Slurm's client tools (sbatch, squeue) do not run on this OS. Run the node that submits to Slurm on a Linux machine of the cluster"

@@ -498,4 +498,3 @@ impl From<LookupError> for EmulatorError {
         EmulatorError::NotFound(e.tag().to_owned())
     }
 }
-

@@ -35,8 +35,8 @@ pub mod storage;
 pub mod wire;
 
 pub use emulator::{Config, Emulator, EmulatorError, Urls};
-pub use server::RunningEmulator;
 pub use faults::{FaultConfig, FaultKind, RateLimitStyle};
 pub use hash::content_hash;
+pub use server::RunningEmulator;
 pub use stats::{RouteStats, Stats};
 pub use wire::{DeletedMetadata, FileMetadata, FolderMetadata, ListFolderResult, Metadata};

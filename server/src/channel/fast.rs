@@ -111,5 +111,4 @@ impl Channel {
             rewritten: false,
         }
     }
-
 }

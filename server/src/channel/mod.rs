@@ -281,6 +281,5 @@ fn plan_has_fragment(plan: &Plan) -> bool {
     plan.batch.cursor.version.is_empty()
 }
 
-
 #[cfg(test)]
 mod tests;

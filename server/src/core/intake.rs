@@ -6,10 +6,10 @@ use droprender_shared::command::{Action, RenderRequest};
 use droprender_shared::files::Source;
 use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
 
+use super::Core;
 use super::facts::Facts;
 use super::resolve::resolve;
 use super::time::Now;
-use super::Core;
 use crate::channel::Plan;
 use crate::ledger::{Control, JobRecord, JobState, State};
 use crate::renderer::{self, Resolved};

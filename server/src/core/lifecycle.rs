@@ -5,12 +5,12 @@
 use droprender_shared::logline::Event as Ev;
 use droprender_shared::status::human_duration;
 
+use super::Core;
 use super::effects::{Act, Effects, NoticeKind, Start};
 use super::facts::Facts;
 use super::live::{Live, frame_of};
 use super::policy::KEEP_FINISHED;
 use super::time::Now;
-use super::Core;
 use crate::exec::{Event, Outcome};
 use crate::ledger::{JobState, ProcRecord, Record, State};
 use crate::renderer::{self, Progress, Resolved};
@@ -180,7 +180,10 @@ impl Core {
                             live.frames_done += 1;
                             live.frames_this_run += 1;
                             if every > 0 && live.frames_this_run.is_multiple_of(every) {
-                                fx.acts.push(Act::Previews { job: id, log: false });
+                                fx.acts.push(Act::Previews {
+                                    job: id,
+                                    log: false,
+                                });
                             }
                         }
                         live.percent_current = 0.0;
@@ -284,7 +287,11 @@ impl Core {
                         ),
                     )
                 } else {
-                    (JobState::Failed, Ev::Failed, format!("{scene}: {msg} {log}"))
+                    (
+                        JobState::Failed,
+                        Ev::Failed,
+                        format!("{scene}: {msg} {log}"),
+                    )
                 }
             }
             (Outcome::Done, None) => (

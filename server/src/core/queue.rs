@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use droprender_shared::command::RenderRequest;
 
+use super::Core;
 use super::effects::Effects;
 use super::facts::{Facts, SceneState};
 use super::resolve::resolve;
 use super::time::Now;
-use super::Core;
 use crate::exec::Outcome;
 use crate::ledger::{Job, JobState, State};
 use crate::renderer::Resolved;
@@ -128,13 +128,7 @@ impl Core {
 }
 
 /// Whether `job` can start now.
-pub fn readiness(
-    core: &Core,
-    st: &State,
-    facts: &dyn Facts,
-    job: &Job,
-    now: &Now,
-) -> Readiness {
+pub fn readiness(core: &Core, st: &State, facts: &dyn Facts, job: &Job, now: &Now) -> Readiness {
     let req: &RenderRequest = match &job.req {
         Ok(r) => r,
         Err(e) => return Readiness::Fail(e.to_string()),

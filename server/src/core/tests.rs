@@ -244,11 +244,13 @@ fn a_line_becomes_a_job_and_runs_to_the_end() {
     h.end(1, Outcome::Done);
     assert_eq!(h.state(1), Some(JobState::Finished));
     assert!(h.events(Ev::Finished)[0].contains("3 frame(s)"));
-    assert!(
-        h.acts
-            .iter()
-            .any(|a| matches!(a, Act::Notify { kind: NoticeKind::Finished, .. }))
-    );
+    assert!(h.acts.iter().any(|a| matches!(
+        a,
+        Act::Notify {
+            kind: NoticeKind::Finished,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -323,7 +325,10 @@ fn a_cancelled_job_never_restarts() {
     assert_eq!(h.started_ids(), [1]);
     h.ingest(&["cancel: 1", "cancel: 99"]);
     let r = h.events(Ev::Rejected);
-    assert!(r[0].contains("cancel:1 because job 1 is already cancelled"), "{r:?}");
+    assert!(
+        r[0].contains("cancel:1 because job 1 is already cancelled"),
+        "{r:?}"
+    );
     assert!(r[1].contains("because there is no job 99"), "{r:?}");
     // Until someone asks for it again.
     h.ingest(&["retry: 2"]);
@@ -335,7 +340,10 @@ fn pause_holds_the_lines_after_it() {
     let mut h = harness();
     h.ingest(&["pause:", "rend:-s 1 -e 1 scenes/a.mb"]);
     assert!(h.started.is_empty());
-    assert_eq!(h.core.note(), Some("the queue is paused; send `resume:` to continue"));
+    assert_eq!(
+        h.core.note(),
+        Some("the queue is paused; send `resume:` to continue")
+    );
     h.ingest(&["resume:"]);
     assert_eq!(h.started_ids(), [1]);
 
@@ -348,9 +356,7 @@ fn pause_holds_the_lines_after_it() {
     assert_eq!(h.started_ids(), [1], "the job before `pause:` started");
     h.end(1, Outcome::Failed("x".into()));
     assert_eq!(h.started_ids(), [1], "the one after it waits");
-    let doc = h
-        .core
-        .status_doc(&h.st, &NodeInfo::default(), true, &h.now);
+    let doc = h.core.status_doc(&h.st, &NodeInfo::default(), true, &h.now);
     assert_eq!(doc.state, NodeState::Paused);
 }
 
@@ -363,9 +369,7 @@ fn after_chains_cancel_when_a_dependency_fails() {
         "rend:-s 1 -e 1 scenes/c.mb after=2",
         "rend:-s 1 -e 1 scenes/d.mb",
     ]);
-    let doc = h
-        .core
-        .status_doc(&h.st, &NodeInfo::default(), true, &h.now);
+    let doc = h.core.status_doc(&h.st, &NodeInfo::default(), true, &h.now);
     assert_eq!(doc.queue[0].state, JobPhase::Queued);
     h.end(1, Outcome::Failed("boom".into()));
     assert_eq!(h.state(2), Some(JobState::Cancelled));
@@ -384,9 +388,7 @@ fn a_syncing_scene_waits_and_a_missing_one_fails() {
     h.ingest(&["rend:-s 1 -e 1 scenes/a.mb"]);
     assert!(h.started.is_empty());
     assert!(h.core.wake_at().is_some(), "it looks again");
-    let doc = h
-        .core
-        .status_doc(&h.st, &NodeInfo::default(), true, &h.now);
+    let doc = h.core.status_doc(&h.st, &NodeInfo::default(), true, &h.now);
     assert_eq!(doc.queue[0].state, JobPhase::Waiting);
     h.facts.syncing.clear();
     h.tick(Duration::from_secs(1));
@@ -407,7 +409,11 @@ fn render_hours_hold_the_queue_until_the_window_opens() {
     // 2026-11-30 is a Monday; 12:00 is outside the window.
     h.ingest(&["rend:-s 1 -e 1 scenes/a.mb"]);
     assert!(h.started.is_empty());
-    assert!(h.core.note().is_some_and(|n| n.contains("outside render hours")));
+    assert!(
+        h.core
+            .note()
+            .is_some_and(|n| n.contains("outside render hours"))
+    );
     let wake = h.core.wake_at().expect("a wake-up at the window");
     assert!(wake >= h.now.mono + Duration::from_secs(7 * 3600 - 1));
     h.tick(Duration::from_secs(7 * 3600 + 1));
@@ -434,9 +440,16 @@ fn suspend_needs_a_running_renderer() {
     h.apply(fx);
     h.ingest(&["suspend: 1", "suspend: 2", "resume: 1", "resume: 1"]);
     let r = h.events(Ev::Rejected);
-    assert!(r[1].contains("job 2 is not rendering (it is queued)"), "{r:?}");
+    assert!(
+        r[1].contains("job 2 is not rendering (it is queued)"),
+        "{r:?}"
+    );
     assert!(r[2].contains("job 1 is not suspended"), "{r:?}");
-    assert!(h.events(Ev::Node).iter().any(|l| l.contains("suspended (SIGSTOP)")));
+    assert!(
+        h.events(Ev::Node)
+            .iter()
+            .any(|l| l.contains("suspended (SIGSTOP)"))
+    );
     assert!(h.events(Ev::Resumed)[0].contains("continued (SIGCONT)"));
     let mut farm = Policy::for_tests();
     farm.no_suspend = Some("job {id} runs on a farm".into());
@@ -481,9 +494,13 @@ fn progress_lines_move_the_status_and_frames_trigger_previews() {
         assert_eq!(fx.status, StatusChange::Progress);
         h.apply(fx);
     }
-    let fx = h
-        .core
-        .on_event(&h.st, &h.facts, 1, Event::Progress(Progress::Percent(50.0)), &h.now);
+    let fx = h.core.on_event(
+        &h.st,
+        &h.facts,
+        1,
+        Event::Progress(Progress::Percent(50.0)),
+        &h.now,
+    );
     h.apply(fx);
     assert!(
         h.acts
@@ -491,9 +508,7 @@ fn progress_lines_move_the_status_and_frames_trigger_previews() {
             .any(|a| matches!(a, Act::Previews { job: 1, log: false }))
     );
     h.tick(Duration::from_secs(10));
-    let doc = h
-        .core
-        .status_doc(&h.st, &NodeInfo::default(), true, &h.now);
+    let doc = h.core.status_doc(&h.st, &NodeInfo::default(), true, &h.now);
     let cur = doc.current.expect("rendering");
     assert_eq!((cur.frames_done, cur.frames_total), (2, 4));
     assert!((cur.percent - 62.5).abs() < 1e-9, "{}", cur.percent);
@@ -518,7 +533,11 @@ fn a_crash_interrupts_running_jobs_and_they_resume_first() {
         .frames
         .insert("/renders/job-0001-a".into(), BTreeSet::from([1, 2]));
     h.start_all();
-    assert_eq!(h.started_ids(), [1, 1], "interrupted before higher priority");
+    assert_eq!(
+        h.started_ids(),
+        [1, 1],
+        "interrupted before higher priority"
+    );
     assert_eq!(h.started[1].1, BTreeSet::from([1, 2]));
 }
 
@@ -545,7 +564,10 @@ fn a_stop_interrupts_and_nothing_new_starts() {
 #[test]
 fn lines_for_other_nodes_are_theirs() {
     let mut h = harness();
-    h.ingest(&["rend@other:-s 1 -e 1 scenes/a.mb", "rend@BOX:-s 1 -e 1 scenes/b.mb"]);
+    h.ingest(&[
+        "rend@other:-s 1 -e 1 scenes/a.mb",
+        "rend@BOX:-s 1 -e 1 scenes/b.mb",
+    ]);
     assert_eq!(h.started_ids(), [1]);
     assert_eq!(
         h.st.job(1).map(|j| j.canonical_line()).as_deref(),
@@ -558,7 +580,10 @@ fn lines_for_other_nodes_are_theirs() {
 /// a random outcome.
 #[derive(Debug, Clone)]
 enum Op {
-    Render { after: Option<u8>, prio: i8 },
+    Render {
+        after: Option<u8>,
+        prio: i8,
+    },
     Cancel(u8),
     Pause,
     Resume,

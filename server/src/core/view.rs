@@ -93,13 +93,7 @@ impl Core {
     }
 
     /// The whole document. `folder_ok`: the synced folder can be read.
-    pub fn status_doc(
-        &self,
-        st: &State,
-        info: &NodeInfo,
-        folder_ok: bool,
-        now: &Now,
-    ) -> StatusDoc {
+    pub fn status_doc(&self, st: &State, info: &NodeInfo, folder_ok: bool, now: &Now) -> StatusDoc {
         let running = st.running().next();
         let current = running.map(|j| self.job_info(j, now));
         let queue = st

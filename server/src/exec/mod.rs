@@ -66,9 +66,14 @@ pub enum Outcome {
 #[derive(Debug)]
 pub enum Event {
     /// A renderer process started (pid, start time).
-    Spawned { pid: i32, start: Option<u64> },
+    Spawned {
+        pid: i32,
+        start: Option<u64>,
+    },
     /// A farm accepted the job (its id there), to be journalled.
-    Submitted { farm_id: String },
+    Submitted {
+        farm_id: String,
+    },
     /// Farm task counts, for status.txt.
     Tasks {
         pending: u32,

@@ -129,7 +129,8 @@ impl Journal {
         let path = self.dir.join(JOURNAL);
         let mut bytes = Vec::new();
         for rec in recs {
-            serde_json::to_writer(&mut bytes, rec).map_err(|e| LedgerError::Encode(e.to_string()))?;
+            serde_json::to_writer(&mut bytes, rec)
+                .map_err(|e| LedgerError::Encode(e.to_string()))?;
             bytes.push(b'\n');
         }
         // Fix (found by tests/reliability_faults.rs, state disk full): a
@@ -255,4 +256,3 @@ fn read_snapshot(f: File, path: &Path) -> Result<(Header, HashMap<u128, Count>),
     }
     Ok((header, counts))
 }
-

@@ -28,7 +28,10 @@ impl Job {
                 action: Action::Render(r),
                 target,
             }) => (Ok(r), target),
-            Ok(_) => (Err(ParseError::Invalid("not a render command".into())), None),
+            Ok(_) => (
+                Err(ParseError::Invalid("not a render command".into())),
+                None,
+            ),
             Err(e) => (Err(e), None),
         };
         Job { rec, req, target }
@@ -361,9 +364,18 @@ mod tests {
         for (id, p) in [(1, 0), (2, 10), (3, 0)] {
             s.apply(Record::Job(record(id, "rend:a.mb", JobState::Queued, p)));
         }
-        s.apply(Record::Job(record(4, "rend:a.mb", JobState::Interrupted, -5)));
+        s.apply(Record::Job(record(
+            4,
+            "rend:a.mb",
+            JobState::Interrupted,
+            -5,
+        )));
         let order: Vec<u64> = s.queue().map(Job::id).collect();
-        assert_eq!(order, [4, 2, 1, 3], "interrupted, then priority, then arrival");
+        assert_eq!(
+            order,
+            [4, 2, 1, 3],
+            "interrupted, then priority, then arrival"
+        );
         s.apply(Record::Job(record(2, "rend:a.mb", JobState::Running, 10)));
         s.apply(Record::Forget { jobs: vec![3] });
         let order: Vec<u64> = s.queue().map(Job::id).collect();
@@ -375,9 +387,19 @@ mod tests {
     #[test]
     fn a_job_is_parsed_once_and_kept_across_state_changes() {
         let mut s = State::fresh((1, 2));
-        s.apply(Record::Job(record(1, "rend:-s 1 -e 3 shot.mb", JobState::Queued, 0)));
+        s.apply(Record::Job(record(
+            1,
+            "rend:-s 1 -e 3 shot.mb",
+            JobState::Queued,
+            0,
+        )));
         assert_eq!(s.job(1).map(Job::scene), Some("shot.mb"));
-        s.apply(Record::Job(record(1, "rend:-s 1 -e 3 shot.mb", JobState::Finished, 0)));
+        s.apply(Record::Job(record(
+            1,
+            "rend:-s 1 -e 3 shot.mb",
+            JobState::Finished,
+            0,
+        )));
         assert!(s.job(1).is_some_and(|j| j.req.is_ok()));
         s.apply(Record::Job(record(2, "progress:", JobState::Queued, 0)));
         assert!(s.job(2).is_some_and(|j| j.req.is_err()));

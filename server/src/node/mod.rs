@@ -91,7 +91,11 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
 
 /// Events from tasks the node spawned.
 enum Internal {
-    Previews { job: u64, text: String, log: bool },
+    Previews {
+        job: u64,
+        text: String,
+        log: bool,
+    },
     RendererVersion(usize, String),
     /// A job's end could not be recorded: try again.
     Refinish(u64, crate::exec::Outcome),

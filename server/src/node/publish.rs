@@ -94,7 +94,10 @@ impl Publisher {
 
     /// The next moment something is due.
     pub fn due(&self) -> Option<Instant> {
-        [self.status_due, self.batch_due].into_iter().flatten().min()
+        [self.status_due, self.batch_due]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A due moment passed.

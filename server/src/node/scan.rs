@@ -131,7 +131,12 @@ impl<F: Folder> Node<F> {
     async fn scan(&mut self, source: &Source) {
         let plan = match self
             .channel
-            .scan(&*self.folder, &self.ledger, source, std::time::Instant::now())
+            .scan(
+                &*self.folder,
+                &self.ledger,
+                source,
+                std::time::Instant::now(),
+            )
             .await
         {
             Ok(Some(p)) => p,

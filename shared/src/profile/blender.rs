@@ -2,7 +2,7 @@
 //! and camera. Resolution and camera reach Blender through the node's own
 //! script after `--`, never as Python from the channel.
 
-use super::{FlagError, DenySpec, FlagSpec, Profile, RendererKind, Value, check_scene};
+use super::{DenySpec, FlagError, FlagSpec, Profile, RendererKind, Value, check_scene};
 use crate::profile::Flag;
 
 pub const FORMATS: &[&str] = &["PNG", "JPEG", "TIFF", "OPEN_EXR"];

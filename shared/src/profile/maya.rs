@@ -1,6 +1,6 @@
 //! Maya `Render`: the allow-list and deny-list from maya-render.md.
 
-use super::{FlagError, DenySpec, FlagSpec, Profile, RendererKind, Value, check_scene};
+use super::{DenySpec, FlagError, FlagSpec, Profile, RendererKind, Value, check_scene};
 use crate::profile::Flag;
 
 /// Renderers a line may name with `-r`. The node may allow fewer.
@@ -313,10 +313,7 @@ mod tests {
         assert!(matches!(v("-s a.mb"), Err(FlagError::MissingValue(_))));
         assert!(matches!(v("-s 1"), Err(FlagError::MissingScene)));
         assert!(matches!(v("a.mb -s 1"), Err(FlagError::AfterScene(_))));
-        assert!(matches!(
-            v("-S 1 a.mb"),
-            Err(FlagError::MisspelledFlag(..))
-        ));
+        assert!(matches!(v("-S 1 a.mb"), Err(FlagError::MisspelledFlag(..))));
         assert!(matches!(v("-bogus a.mb"), Err(FlagError::UnknownFlag(..))));
         assert!(matches!(v("-s 1 a.txt"), Err(FlagError::BadScene(..))));
         assert!(matches!(

@@ -13,7 +13,6 @@ pub use error::FlagError;
 /// The most frames one line may ask for, whatever the renderer.
 pub const MAX_FRAMES: f64 = 100_000.0;
 
-
 /// The renderers droprender knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RendererKind {

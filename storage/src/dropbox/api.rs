@@ -17,11 +17,11 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::http::http_client;
-use super::settings::DropboxSettings;
 use super::auth::{Auth, Credentials, Secret};
 use super::error::{DropboxError, summary_tags};
+use super::http::http_client;
 pub use super::retry::RetryPolicy;
+use super::settings::DropboxSettings;
 use super::wire::ErrorBody;
 
 /// How long a 429 asks us to wait: the `Retry-After` header (seconds), or

@@ -47,8 +47,8 @@ pub use auth::{
 };
 pub use error::DropboxError;
 pub use settings::{
-    DropboxSettings, ENV_API_URL, ENV_APP_KEY, ENV_CONTENT_URL, ENV_LONGPOLL_SECS,
-    ENV_NOTIFY_URL, ENV_OAUTH_URL, ENV_RETRY_BASE_MS, ENV_TOKEN, PLACEHOLDER_APP_KEY,
+    DropboxSettings, ENV_API_URL, ENV_APP_KEY, ENV_CONTENT_URL, ENV_LONGPOLL_SECS, ENV_NOTIFY_URL,
+    ENV_OAUTH_URL, ENV_RETRY_BASE_MS, ENV_TOKEN, PLACEHOLDER_APP_KEY,
 };
 
 use crate::{Entry, Folder, Hint, Meta, StorageError, WatchGuard};
@@ -91,7 +91,6 @@ pub async fn logout(settings: &DropboxSettings) -> Result<Logout, DropboxError> 
         Err(e) => Logout::DeletedOnly(path, e),
     })
 }
-
 
 /// A folder in the Dropbox app folder, e.g. `/Maya`.
 #[derive(Clone)]

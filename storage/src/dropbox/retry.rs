@@ -41,4 +41,3 @@ impl RetryPolicy {
             .mul_f64(rand::rng().random::<f64>())
     }
 }
-

@@ -101,4 +101,3 @@ impl DropboxSettings {
         !self.app_key.trim().is_empty() && self.app_key != PLACEHOLDER_APP_KEY
     }
 }
-

@@ -9,8 +9,10 @@ pub(super) const UPLOAD_LIMIT: usize = 150 * 1024 * 1024;
 const SESSION_CHUNK: usize = 64 * 1024 * 1024;
 
 impl Inner {
-
-    pub(super) async fn get_metadata(&self, name: &str) -> Result<Option<FileMetadata>, DropboxError> {
+    pub(super) async fn get_metadata(
+        &self,
+        name: &str,
+    ) -> Result<Option<FileMetadata>, DropboxError> {
         let path = self.path(name);
         let started = self.clock();
         match self

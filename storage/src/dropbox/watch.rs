@@ -11,11 +11,12 @@ const SETTLE_MAX: Duration = Duration::from_secs(1);
 const MISSING_FOLDER_RETRY: Duration = Duration::from_secs(2);
 
 impl Inner {
-
     /// Every file in the folder, and a cursor for the change feed (`None`
     /// when the folder does not exist yet: Dropbox creates it with the first
     /// upload into it, so until then it is simply empty).
-    pub(super) async fn list_all(&self) -> Result<(Vec<FileMetadata>, Option<String>), DropboxError> {
+    pub(super) async fn list_all(
+        &self,
+    ) -> Result<(Vec<FileMetadata>, Option<String>), DropboxError> {
         let first = self
             .api
             .rpc(
@@ -218,7 +219,6 @@ impl Inner {
     }
 }
 
-
 /// Stops the watch task when dropped.
 pub(super) struct WatchTask {
     pub(super) task: tokio::task::JoinHandle<()>,
@@ -238,4 +238,3 @@ impl Drop for WatchTask {
         self.inner.set_live(self.generation, false);
     }
 }
-

@@ -9,7 +9,6 @@ use super::*;
 const MAX_CAS_ROUNDS: u32 = 200;
 
 impl Inner {
-
     pub(super) async fn append(&self, name: &str, data: &[u8]) -> Result<(), DropboxError> {
         if data.is_empty() {
             return Ok(());
@@ -129,7 +128,6 @@ impl Inner {
         Ok(())
     }
 }
-
 
 /// Jittered exponential backoff after losing a compare-and-swap race:
 /// short, since the winner is done by now, but spread so the losers do not

@@ -39,7 +39,11 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, target: Target) -> Result<Reply, String> 
                 });
                 n += 1;
             }
-            Ok(Some((Ev::Cancelled, None, format!("cancel: all: {n} job(s)"))))
+            Ok(Some((
+                Ev::Cancelled,
+                None,
+                format!("cancel: all: {n} job(s)"),
+            )))
         }
         Target::Job(id) => {
             let state = ctx.job(id)?.state();
@@ -53,14 +57,9 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, target: Target) -> Result<Reply, String> 
                     Ok(None)
                 }
                 JobState::Queued | JobState::Interrupted => {
-                    let fx = ctx.core.finish(
-                        ctx.st,
-                        ctx.facts,
-                        id,
-                        Outcome::Cancelled,
-                        None,
-                        ctx.now,
-                    );
+                    let fx =
+                        ctx.core
+                            .finish(ctx.st, ctx.facts, id, Outcome::Cancelled, None, ctx.now);
                     ctx.fx.extend(fx);
                     Ok(None)
                 }

@@ -18,10 +18,10 @@ mod suspend;
 use droprender_shared::command::{Action, Command};
 use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
 
+use super::Core;
 use super::effects::Effects;
 use super::facts::Facts;
 use super::time::Now;
-use super::Core;
 use crate::ledger::{Job, Record, State};
 
 /// What a control decides with.

@@ -43,6 +43,10 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, id: u64, suspend: bool) -> Result<Reply, 
             format!("{scene}: suspended ({stop}); `resume: {id}` continues it"),
         )
     } else {
-        (Ev::Resumed, Some(id), format!("{scene}: continued ({cont})"))
+        (
+            Ev::Resumed,
+            Some(id),
+            format!("{scene}: continued ({cont})"),
+        )
     }))
 }

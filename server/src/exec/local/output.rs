@@ -142,7 +142,8 @@ mod tests {
             if let Some(f) = line.strip_prefix("done ") {
                 return Some(Progress::FrameDone(Some(f.into())));
             }
-            line.starts_with("ERR").then(|| Progress::Error(line.into()))
+            line.starts_with("ERR")
+                .then(|| Progress::Error(line.into()))
         }
     }
 
