@@ -60,6 +60,29 @@ pub struct FileConfig {
     pub executor: ExecutorFile,
     /// With several nodes on one folder: the node that runs unaddressed lines.
     pub default_node: Option<String>,
+    /// Jobs at once: a number (`slots = 2`), or `[[slots]]` tables naming
+    /// each slot and the GPUs it owns.
+    pub slots: Option<SlotsFile>,
+}
+
+/// `slots = 2`, or `[[slots]]` with `name` and `gpus = [0, 1]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SlotsFile {
+    Count(u32),
+    List(Vec<SlotFile>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotFile {
+    pub name: Option<String>,
+    /// GPU device numbers (as CUDA/HIP number them) this slot's renders see.
+    #[serde(default)]
+    pub gpus: Vec<u32>,
+    /// The device Blender's Cycles renders with in this slot (`CUDA`,
+    /// `OPTIX`, `HIP`, `METAL`, `ONEAPI`); default `CUDA` when the slot has GPUs.
+    pub cycles_device: Option<String>,
 }
 
 /// `[executor]`: where renders run. `local` (default) or `slurm`.
@@ -247,6 +270,7 @@ pub struct Config {
     pub notify: NotifyFile,
     pub executor: Executor,
     pub default_node: Option<String>,
+    pub slots: Vec<crate::core::slots::Slot>,
 }
 
 /// Where renders run.
@@ -282,6 +306,58 @@ impl Config {
             }
         }
     }
+}
+
+/// The slots a config describes (one plain slot when it says nothing).
+fn slots_of(f: Option<SlotsFile>) -> Result<Vec<crate::core::slots::Slot>, ConfigError> {
+    use crate::core::slots::Slot;
+    const DEVICES: &[&str] = &["CUDA", "OPTIX", "HIP", "METAL", "ONEAPI"];
+    let list = match f {
+        None => return Ok(Slot::plain(1)),
+        Some(SlotsFile::Count(n)) if (1..=64).contains(&n) => return Ok(Slot::plain(n as usize)),
+        Some(SlotsFile::Count(n)) => {
+            return Err(ConfigError::Invalid(format!(
+                "slots = {n}: expected 1 to 64 jobs at once"
+            )));
+        }
+        Some(SlotsFile::List(l)) if !l.is_empty() && l.len() <= 64 => l,
+        Some(SlotsFile::List(_)) => {
+            return Err(ConfigError::Invalid(
+                "[[slots]]: expected 1 to 64 slots".into(),
+            ));
+        }
+    };
+    let mut out: Vec<Slot> = Vec::new();
+    for (i, s) in list.into_iter().enumerate() {
+        let name = s.name.unwrap_or_else(|| (i + 1).to_string());
+        let ok = (1..=32).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok || out.iter().any(|o| o.name.eq_ignore_ascii_case(&name)) {
+            return Err(ConfigError::Invalid(format!(
+                "[[slots]] name = {name:?}: names are unique, 1-32 letters, digits, _ or -"
+            )));
+        }
+        let device = match s.cycles_device {
+            Some(d) if DEVICES.contains(&d.to_ascii_uppercase().as_str()) => {
+                Some(d.to_ascii_uppercase())
+            }
+            Some(d) => {
+                return Err(ConfigError::Invalid(format!(
+                    "[[slots]] cycles_device = {d:?}: expected one of {}",
+                    DEVICES.join(", ")
+                )));
+            }
+            None => None,
+        };
+        out.push(Slot {
+            name,
+            cycles_device: device.or_else(|| (!s.gpus.is_empty()).then(|| "CUDA".into())),
+            gpus: s.gpus,
+        });
+    }
+    Ok(out)
 }
 
 pub fn default_config_path() -> Option<PathBuf> {
@@ -417,7 +493,9 @@ impl Config {
                 )));
             }
         };
+        let slots = slots_of(f.slots)?;
         Ok(Config {
+            slots,
             log_file: o.log_file.or(f.log_file),
             default_retries: f.jobs.retries.unwrap_or(0).min(10),
             default_timeout,

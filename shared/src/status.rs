@@ -25,8 +25,12 @@ pub struct StatusDoc {
     /// Why the node is waiting, or other news worth a line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The job rendering now; with several slots, the first of `running`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<JobInfo>,
+    /// Every job rendering now (a node with several slots runs several).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub running: Vec<JobInfo>,
     /// The first [`QUEUE_SHOWN`] queued jobs, in the order they will start.
     #[serde(default)]
     pub queue: Vec<JobInfo>,
@@ -125,6 +129,9 @@ pub struct JobInfo {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_dir: Option<String>,
+    /// The slot it renders in, on a node with several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
 }
 
 /// `1h02m`, `4m12s`, `9s`.
@@ -150,6 +157,34 @@ pub fn percent_bar(percent: f64, width: usize) -> String {
         "-".repeat(width - filled),
         p.floor()
     )
+}
+
+/// One rendering job: what, how far, how fast.
+fn now_section(o: &mut String, j: &JobInfo) {
+    let slot = j.slot.as_ref().map(|s| format!(" [slot {s}]")).unwrap_or_default();
+    let _ = writeln!(o, "NOW  job {} {}{slot}", j.id, j.scene);
+    let _ = writeln!(o, "{}", percent_bar(j.percent, 20));
+    let mut l = format!("frame {}", frames(j));
+    if let Some(f) = &j.current_frame {
+        let _ = write!(l, " (at {f})");
+    }
+    let _ = writeln!(o, "{l}");
+    let mut t = Vec::new();
+    if let Some(a) = j.avg_frame_s {
+        t.push(format!("{}/frame", human_duration(a)));
+    }
+    if let Some(e) = j.elapsed_s {
+        t.push(format!("elapsed {}", human_duration(e)));
+    }
+    if let Some(e) = j.eta_s {
+        t.push(format!("ETA {}", human_duration(e)));
+    }
+    if !t.is_empty() {
+        let _ = writeln!(o, "{}", t.join(" · "));
+    }
+    if let Some(m) = &j.message {
+        let _ = writeln!(o, "{m}");
+    }
 }
 
 fn frames(j: &JobInfo) -> String {
@@ -187,35 +222,16 @@ impl StatusDoc {
             let _ = writeln!(o, "note: {n}");
         }
         o.push('\n');
-        match &self.current {
-            Some(j) => {
-                let _ = writeln!(o, "NOW  job {} {}", j.id, j.scene);
-                let _ = writeln!(o, "{}", percent_bar(j.percent, 20));
-                let mut l = format!("frame {}", frames(j));
-                if let Some(f) = &j.current_frame {
-                    let _ = write!(l, " (at {f})");
-                }
-                let _ = writeln!(o, "{l}");
-                let mut t = Vec::new();
-                if let Some(a) = j.avg_frame_s {
-                    t.push(format!("{}/frame", human_duration(a)));
-                }
-                if let Some(e) = j.elapsed_s {
-                    t.push(format!("elapsed {}", human_duration(e)));
-                }
-                if let Some(e) = j.eta_s {
-                    t.push(format!("ETA {}", human_duration(e)));
-                }
-                if !t.is_empty() {
-                    let _ = writeln!(o, "{}", t.join(" · "));
-                }
-                if let Some(m) = &j.message {
-                    let _ = writeln!(o, "{m}");
-                }
-            }
-            None => {
-                let _ = writeln!(o, "NOW  nothing rendering");
-            }
+        let running: Vec<&JobInfo> = if self.running.is_empty() {
+            self.current.iter().collect()
+        } else {
+            self.running.iter().collect()
+        };
+        if running.is_empty() {
+            let _ = writeln!(o, "NOW  nothing rendering");
+        }
+        for j in running {
+            now_section(&mut o, j);
         }
         o.push('\n');
         let _ = writeln!(o, "QUEUE ({})", self.queued.max(self.queue.len()));

@@ -68,6 +68,8 @@ pub(crate) struct Knobs {
     /// `RENDER_SIM_LINES_PER_FRAME`: progress lines per frame, printed back
     /// to back without the step pause.
     pub lines_per_frame: Option<u64>,
+    /// `RENDER_SIM_ENV_LOG`: where each run records the devices it was given.
+    pub env_log: Option<PathBuf>,
 }
 
 impl Knobs {
@@ -89,6 +91,7 @@ impl Knobs {
             fail_once: path("RENDER_SIM_FAIL_ONCE_FILE"),
             hook_log: path("RENDER_SIM_HOOK_LOG"),
             lines_per_frame: env_number("RENDER_SIM_LINES_PER_FRAME"),
+            env_log: path("RENDER_SIM_ENV_LOG"),
         }
     }
 

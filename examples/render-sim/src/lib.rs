@@ -167,6 +167,20 @@ fn start() -> Knobs {
 
 /// `RENDER_SIM_ARGV_LOG`: appends argv as one JSON array line.
 fn log_argv(knobs: &Knobs, args: &[OsString]) {
+    if let Some(log) = &knobs.env_log {
+        // The slot a render manager gave this run: its GPUs and name.
+        let mut env = serde_json::Map::new();
+        env.insert("pid".into(), std::process::id().into());
+        for k in ["CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "DROPRENDER_SLOT"] {
+            if let Ok(v) = std::env::var(k) {
+                env.insert(k.into(), v.into());
+            }
+        }
+        let line = serde_json::Value::Object(env).to_string();
+        if let Err(e) = append_line(log, &line) {
+            eprintln!("render-sim: cannot append to {}: {e}", log.display());
+        }
+    }
     if let Some(log) = &knobs.argv_log {
         let argv: Vec<String> = args.iter().map(|a| a.to_string_lossy().into()).collect();
         let line = serde_json::to_string(&argv).unwrap_or_default();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use droprender_shared::logline::{Event, LineRef, LogLine};
 
+use super::slots::Slot;
 use super::time::Now;
 use crate::exec::Stop;
 use crate::ledger::Record;
@@ -71,6 +72,8 @@ pub struct Start {
     pub attach: Option<String>,
     pub priority: i32,
     pub timeout: Option<Duration>,
+    /// Where it runs: the devices its renderer may use.
+    pub slot: Slot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -103,6 +103,7 @@ impl Core {
                                 priority: req.options.priority.unwrap_or(0),
                                 failures: 0,
                                 slurm: None,
+                                slot: None,
                             });
                             log.push(
                                 LogLine::new(now.wall, Ev::Accepted, cmd.to_line())
@@ -189,6 +190,15 @@ impl Core {
                 return Err(format!("after={a}: there is no earlier job {a}"));
             }
         }
+        super::slots::check(&self.policy.slots, &needs(req))?;
         resolve(&self.policy, facts, req, id, None)
+    }
+}
+
+/// What a request asks of a slot.
+pub fn needs(req: &RenderRequest) -> super::slots::Needs<'_> {
+    super::slots::Needs {
+        gpus: req.options.gpus.unwrap_or(0),
+        slot: req.options.slot.as_deref(),
     }
 }

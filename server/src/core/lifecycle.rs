@@ -10,6 +10,7 @@ use super::effects::{Act, Effects, NoticeKind, Start};
 use super::facts::Facts;
 use super::live::{Live, frame_of};
 use super::policy::KEEP_FINISHED;
+use super::slots::Slot;
 use super::time::Now;
 use crate::exec::{Event, Outcome};
 use crate::ledger::{JobState, ProcRecord, Record, State};
@@ -43,6 +44,7 @@ impl Core {
         facts: &dyn Facts,
         id: u64,
         resolved: Resolved,
+        slot: Slot,
         now: &Now,
     ) -> Effects {
         let mut fx = Effects::default();
@@ -70,6 +72,7 @@ impl Core {
         rec.attempts += 1;
         rec.started.get_or_insert_with(|| now.stamp());
         rec.frames_done = done.len() as u64;
+        rec.slot = Some(slot.name.clone());
         let what = match missing.as_deref() {
             Some([a]) => format!("frame {a}"),
             Some([a, .., b]) => format!("frames {a}-{b}"),
@@ -106,6 +109,7 @@ impl Core {
                 .or(self.policy.default_timeout),
             done,
             resolved,
+            slot,
         })));
         fx.records.push(Record::Job(rec));
         fx.changed();

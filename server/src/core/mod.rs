@@ -24,6 +24,7 @@ pub mod live;
 pub mod policy;
 pub mod queue;
 pub mod resolve;
+pub mod slots;
 pub mod time;
 pub mod view;
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::slots::Slot;
 use crate::schedule::Schedule;
 
 /// Finished, failed and cancelled jobs kept in the ledger (LOG.txt keeps
@@ -41,6 +42,8 @@ pub struct Policy {
     /// How the executor freezes and thaws a renderer, for LOG lines
     /// ("SIGSTOP", "SIGCONT").
     pub freeze: (&'static str, &'static str),
+    /// Where jobs run, at most one each (`slots`, `[[slots]]`).
+    pub slots: Vec<Slot>,
 }
 
 impl Policy {
@@ -72,6 +75,7 @@ impl Policy {
             no_suspend: None,
             farm: None,
             freeze: ("SIGSTOP", "SIGCONT"),
+            slots: Slot::plain(1),
         }
     }
 }

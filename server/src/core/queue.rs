@@ -4,6 +4,7 @@
 //! is whole. A job whose dependency failed is cancelled; one whose scene is
 //! gone fails.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use droprender_shared::command::RenderRequest;
@@ -11,7 +12,9 @@ use droprender_shared::command::RenderRequest;
 use super::Core;
 use super::effects::Effects;
 use super::facts::{Facts, SceneState};
+use super::intake::needs;
 use super::resolve::resolve;
+use super::slots::{self, Slot};
 use super::time::Now;
 use crate::exec::Outcome;
 use crate::ledger::{Job, JobState, State};
@@ -36,7 +39,8 @@ impl Core {
     /// (each call takes at most one job out of the queue).
     pub fn start_next(&mut self, st: &State, facts: &dyn Facts, now: &Now) -> Effects {
         let mut fx = Effects::default();
-        if self.stopping != super::Shutdown::Run || st.running().next().is_some() {
+        let busy = busy_slots(&self.policy.slots, st);
+        if self.stopping != super::Shutdown::Run || busy.len() >= self.policy.slots.len() {
             return fx;
         }
         let note = self.queue_note(st, now);
@@ -61,20 +65,26 @@ impl Core {
             {
                 return fx;
             }
+            let needs = job.req.as_ref().map(needs).unwrap_or_default();
+            let Some(slot) = slots::pick(&self.policy.slots, &busy, &needs).cloned() else {
+                let why = match (needs.slot, needs.gpus) {
+                    (Some(s), _) => format!("waiting for slot {s}"),
+                    (None, 0) => "waiting for a free slot".to_string(),
+                    (None, n) => format!("waiting for a slot with {n} GPU(s)"),
+                };
+                fx.extend(self.wait(id, why));
+                continue;
+            };
             match readiness(self, st, facts, job, now) {
                 Readiness::Go(resolved) => {
                     if let Some(l) = self.live.get_mut(&id) {
                         l.waiting = None;
                     }
-                    fx.extend(self.begin(st, facts, id, *resolved, now));
+                    fx.extend(self.begin(st, facts, id, *resolved, slot, now));
                     return fx;
                 }
                 Readiness::Wait(why, recheck) => {
-                    let l = self.live.entry(id).or_default();
-                    if l.waiting.as_deref() != Some(why.as_str()) {
-                        l.waiting = Some(why);
-                        fx.changed();
-                    }
+                    fx.extend(self.wait(id, why));
                     if let Some(r) = recheck {
                         self.wake_in(now, r);
                     }
@@ -88,6 +98,17 @@ impl Core {
                     return fx;
                 }
             }
+        }
+        fx
+    }
+
+    /// A queued job waits, for the reason status files show.
+    fn wait(&mut self, id: u64, why: String) -> Effects {
+        let mut fx = Effects::default();
+        let l = self.live.entry(id).or_default();
+        if l.waiting.as_deref() != Some(why.as_str()) {
+            l.waiting = Some(why);
+            fx.changed();
         }
         fx
     }
@@ -125,6 +146,15 @@ impl Core {
         l.retry_start = Some(now.mono + self.policy.retry_after);
         self.wake_in(now, self.policy.retry_after);
     }
+}
+
+/// The slots running jobs hold (a job recorded before slots existed holds
+/// the first).
+pub fn busy_slots(slots: &[Slot], st: &State) -> BTreeSet<String> {
+    let first = slots.first().map(|s| s.name.clone()).unwrap_or_default();
+    st.running()
+        .map(|j| j.rec.slot.clone().unwrap_or_else(|| first.clone()))
+        .collect()
 }
 
 /// Whether `job` can start now.

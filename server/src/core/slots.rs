@@ -10,6 +10,8 @@ pub struct Slot {
     /// GPU device numbers the renderer in this slot sees (as 0.. in its
     /// `CUDA_VISIBLE_DEVICES` / `HIP_VISIBLE_DEVICES`).
     pub gpus: Vec<u32>,
+    /// The device Blender's Cycles uses here (`CUDA`, `OPTIX`…); `None`: CPU.
+    pub cycles_device: Option<String>,
 }
 
 impl Slot {
@@ -19,12 +21,15 @@ impl Slot {
             .map(|i| Slot {
                 name: i.to_string(),
                 gpus: Vec::new(),
+                cycles_device: None,
             })
             .collect()
     }
 
     fn fits(&self, needs: &Needs<'_>) -> bool {
-        needs.slot.is_none_or(|s| s.eq_ignore_ascii_case(&self.name))
+        needs
+            .slot
+            .is_none_or(|s| s.eq_ignore_ascii_case(&self.name))
             && self.gpus.len() >= needs.gpus as usize
     }
 
@@ -55,7 +60,10 @@ pub fn check(slots: &[Slot], needs: &Needs<'_>) -> Result<(), String> {
     let have: Vec<String> = slots.iter().map(Slot::describe).collect();
     Err(match needs.slot {
         Some(name) if !slots.iter().any(|s| s.name.eq_ignore_ascii_case(name)) => {
-            format!("slot={name}: this node has no such slot (slots: {})", have.join(", "))
+            format!(
+                "slot={name}: this node has no such slot (slots: {})",
+                have.join(", ")
+            )
         }
         _ => format!(
             "gpus={}: no slot of this node has that many GPUs (slots: {})",
@@ -83,6 +91,7 @@ mod tests {
         Slot {
             name: name.into(),
             gpus: g.to_vec(),
+            cycles_device: None,
         }
     }
 
@@ -90,16 +99,89 @@ mod tests {
     fn picking_and_checking() {
         let slots = vec![gpu("cpu", &[]), gpu("g0", &[0]), gpu("g12", &[1, 2])];
         let none = BTreeSet::new();
-        let pick_name = |busy: &BTreeSet<String>, n: Needs<'_>| pick(&slots, busy, &n).map(|s| s.name.clone());
+        let pick_name =
+            |busy: &BTreeSet<String>, n: Needs<'_>| pick(&slots, busy, &n).map(|s| s.name.clone());
         assert_eq!(pick_name(&none, Needs::default()).as_deref(), Some("cpu"));
-        assert_eq!(pick_name(&none, Needs { gpus: 1, slot: None }).as_deref(), Some("g0"));
-        assert_eq!(pick_name(&none, Needs { gpus: 2, slot: None }).as_deref(), Some("g12"));
+        assert_eq!(
+            pick_name(
+                &none,
+                Needs {
+                    gpus: 1,
+                    slot: None
+                }
+            )
+            .as_deref(),
+            Some("g0")
+        );
+        assert_eq!(
+            pick_name(
+                &none,
+                Needs {
+                    gpus: 2,
+                    slot: None
+                }
+            )
+            .as_deref(),
+            Some("g12")
+        );
         let busy: BTreeSet<String> = ["g0".to_string()].into();
-        assert_eq!(pick_name(&busy, Needs { gpus: 1, slot: None }).as_deref(), Some("g12"));
-        assert_eq!(pick_name(&busy, Needs { gpus: 0, slot: Some("G0") }), None);
-        assert!(check(&slots, &Needs { gpus: 3, slot: None }).is_err_and(|e| e.contains("g12 [GPU 1,2]")));
-        assert!(check(&slots, &Needs { gpus: 0, slot: Some("x") }).is_err_and(|e| e.contains("no such slot")));
-        assert!(check(&slots, &Needs { gpus: 2, slot: Some("g0") }).is_err());
-        assert_eq!(Slot::plain(2).iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(
+            pick_name(
+                &busy,
+                Needs {
+                    gpus: 1,
+                    slot: None
+                }
+            )
+            .as_deref(),
+            Some("g12")
+        );
+        assert_eq!(
+            pick_name(
+                &busy,
+                Needs {
+                    gpus: 0,
+                    slot: Some("G0")
+                }
+            ),
+            None
+        );
+        assert!(
+            check(
+                &slots,
+                &Needs {
+                    gpus: 3,
+                    slot: None
+                }
+            )
+            .is_err_and(|e| e.contains("g12 [GPU 1,2]"))
+        );
+        assert!(
+            check(
+                &slots,
+                &Needs {
+                    gpus: 0,
+                    slot: Some("x")
+                }
+            )
+            .is_err_and(|e| e.contains("no such slot"))
+        );
+        assert!(
+            check(
+                &slots,
+                &Needs {
+                    gpus: 2,
+                    slot: Some("g0")
+                }
+            )
+            .is_err()
+        );
+        assert_eq!(
+            Slot::plain(2)
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            ["1", "2"]
+        );
     }
 }

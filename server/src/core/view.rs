@@ -89,13 +89,17 @@ impl Core {
                 .or_else(|| live.and_then(|l| l.tasks.clone()).filter(|_| running))
                 .or_else(|| rec.message.clone().filter(|_| !running)),
             output_dir: Some(rec.output_dir.display().to_string()),
+            slot: rec
+                .slot
+                .clone()
+                .filter(|_| running && self.policy.slots.len() > 1),
         }
     }
 
     /// The whole document. `folder_ok`: the synced folder can be read.
     pub fn status_doc(&self, st: &State, info: &NodeInfo, folder_ok: bool, now: &Now) -> StatusDoc {
-        let running = st.running().next();
-        let current = running.map(|j| self.job_info(j, now));
+        let running: Vec<JobInfo> = st.running().map(|j| self.job_info(j, now)).collect();
+        let current = running.first().cloned();
         let queue = st
             .queue()
             .take(QUEUE_SHOWN)
@@ -108,7 +112,7 @@ impl Core {
             .take(self.policy.recent_jobs)
             .map(|j| self.job_info(j, now))
             .collect();
-        let state = match (self.stopping, running.is_some()) {
+        let state = match (self.stopping, !running.is_empty()) {
             (Shutdown::Graceful | Shutdown::Force, true) => NodeState::Stopping,
             (Shutdown::Graceful | Shutdown::Force, false) => NodeState::Stopped,
             (Shutdown::Run, true) => NodeState::Rendering,
@@ -128,6 +132,11 @@ impl Core {
             state,
             note,
             current,
+            running: if self.policy.slots.len() > 1 {
+                running
+            } else {
+                Vec::new()
+            },
             queue,
             queued: st.queued(),
             recent,

@@ -106,6 +106,8 @@ pub struct ExecJob {
     /// Marks every process of the job (see `local::process::TAG_VAR`), so
     /// a restarted node finds leftovers.
     pub tag: String,
+    /// The slot it runs in, and the GPUs its renderer may use.
+    pub slot: crate::core::slots::Slot,
 }
 
 /// What an executor can and cannot do, in the words users read.

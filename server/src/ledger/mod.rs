@@ -99,7 +99,7 @@ impl Ledger {
     /// Job numbers below `next` are taken (by lines that were rejected:
     /// numbers are never reused within a run).
     pub fn reserve_job_ids(&mut self, next: u64) {
-        self.state.next_job = self.state.next_job.max(next);
+        self.state.reserve_job_ids(next);
     }
 
     /// A rewrite of commands.txt (the slow path): `file` holds every text of

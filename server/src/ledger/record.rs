@@ -143,6 +143,9 @@ pub struct JobRecord {
     /// re-attaches to it instead of submitting again.
     #[serde(default)]
     pub slurm: Option<String>,
+    /// The slot it runs (or last ran) in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
 }
 
 /// A control command accepted in an ingest, not yet carried out.

@@ -203,6 +203,12 @@ impl State {
         self.jobs.values()
     }
 
+    /// Job numbers below `next` are taken (by lines that were rejected:
+    /// numbers are never reused within a run).
+    pub fn reserve_job_ids(&mut self, next: u64) {
+        self.next_job = self.next_job.max(next);
+    }
+
     /// The next job number, without taking it.
     pub fn peek_job_id(&self) -> u64 {
         self.next_job
@@ -355,6 +361,7 @@ mod tests {
             priority,
             failures: 0,
             slurm: None,
+            slot: None,
         }
     }
 

@@ -23,6 +23,7 @@ fn job(id: u64) -> JobRecord {
         priority: 0,
         failures: 0,
         slurm: None,
+        slot: None,
     }
 }
 

@@ -53,6 +53,7 @@ impl<F: Folder> Node<F> {
                     timeout: s.timeout,
                     log: self.core.policy.job_log(id),
                     tag: process::tag(&self.node_id, id),
+                    slot: s.slot,
                 };
                 let handle = self.executor.start(job, self.events_tx.clone());
                 self.handles.insert(id, handle);

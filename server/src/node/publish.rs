@@ -156,11 +156,12 @@ impl<F: Folder> Node<F> {
             let doc = self
                 .core
                 .status_doc(self.ledger.state(), &self.info, self.folder_ok, &now);
-            let active = doc
-                .current
-                .as_ref()
-                .map(|c| c.scene.clone())
-                .unwrap_or_default();
+            // One scene per line: several with several slots.
+            let active: Vec<String> = if doc.running.is_empty() {
+                doc.current.iter().map(|c| c.scene.clone()).collect()
+            } else {
+                doc.running.iter().map(|c| c.scene.clone()).collect()
+            };
             let p = &mut self.publish;
             let folder = &*self.folder;
             let mut r1 = p
@@ -177,11 +178,7 @@ impl<F: Folder> Node<F> {
                     .put_status(folder, &summary, files::STATUS_JSON, files::STATUS_TXT)
                     .await;
             }
-            let active = if active.is_empty() {
-                Vec::new()
-            } else {
-                format!("{active}\n").into_bytes()
-            };
+            let active: Vec<u8> = active.iter().flat_map(|a| format!("{a}\n").into_bytes()).collect();
             let r2 = p.writer.put(folder, &p.names.active, active).await;
             if let Some(e) = r1.err().or(r2.err()) {
                 tracing::warn!("cannot write status files: {e}");

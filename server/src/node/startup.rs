@@ -84,6 +84,7 @@ impl<F: Folder> Node<F> {
             no_suspend: caps.no_suspend,
             farm: caps.farm,
             freeze: caps.freeze,
+            slots: cfg.slots.clone(),
         };
         let facts = DiskFacts {
             projects: cfg.projects.clone(),

@@ -40,6 +40,8 @@ for key, value in zip(argv[0::2], argv[1::2]):
         if cam is None or cam.type != "CAMERA":
             fail("camera not found '%s'" % value)
         scene.camera = cam
+    elif key == "--cycles-device":
+        pass  # Cycles reads it itself: the slot's GPU device type.
     else:
         fail("unexpected argument '%s'" % key)
 "#;
@@ -114,6 +116,7 @@ pub fn plan(cfg: &Config, job: &Resolved, done: &BTreeSet<i64>) -> Vec<Invocatio
             program: cfg.blender.clone(),
             args,
             frames,
+            env: Vec::new(),
         }
     };
     match frame_range(req).and_then(|r| r.whole_frames()) {

@@ -65,6 +65,7 @@ pub fn plan(cfg: &Config, job: &Resolved, done: &BTreeSet<i64>) -> Vec<Invocatio
             program: program.clone(),
             args,
             frames,
+            env: Vec::new(),
         }
     };
     let range = frame_range(req);

@@ -22,6 +22,31 @@ pub struct Invocation {
     pub args: Vec<OsString>,
     /// Frames this invocation renders, when known.
     pub frames: Vec<i64>,
+    /// Environment the renderer gets on top of the node's.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// Tells an invocation which slot it runs in: `DROPRENDER_SLOT`, the GPUs
+/// it may use (`CUDA_VISIBLE_DEVICES`, `HIP_VISIBLE_DEVICES`), and for
+/// Blender the device Cycles renders with (`-- --cycles-device CUDA`).
+pub fn on_slot(inv: &mut Invocation, kind: RendererKind, slot: &crate::core::slots::Slot) {
+    inv.env
+        .push(("DROPRENDER_SLOT".into(), slot.name.clone().into()));
+    if !slot.gpus.is_empty() {
+        let list: Vec<String> = slot.gpus.iter().map(u32::to_string).collect();
+        for var in ["CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES"] {
+            inv.env.push((var.into(), list.join(",").into()));
+        }
+    }
+    if kind == RendererKind::Blender
+        && let Some(device) = &slot.cycles_device
+    {
+        if !inv.args.iter().any(|a| a == "--") {
+            inv.args.push("--".into());
+        }
+        inv.args.push("--cycles-device".into());
+        inv.args.push(device.into());
+    }
 }
 
 /// What a line of renderer output means.

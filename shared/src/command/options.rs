@@ -1,5 +1,6 @@
-//! Per-job options (`after=`, `timeout=`, `retries=`, `priority=`) on a
-//! `rend:` line, and the duration and priority words they use.
+//! Per-job options (`after=`, `timeout=`, `retries=`, `priority=`,
+//! `gpus=`, `slot=`) on a `rend:` line, and the duration and priority words
+//! they use.
 
 use super::error::ParseError;
 use crate::profile::FlagError;
@@ -14,7 +15,14 @@ pub struct JobOptions {
     /// Times to retry after a failure, a stall or a timeout.
     pub retries: Option<u32>,
     pub priority: Option<i32>,
+    /// GPUs the render needs: it runs in a slot that owns at least this many.
+    pub gpus: Option<u32>,
+    /// The node's slot it must run in (`[[slots]] name`).
+    pub slot: Option<String>,
 }
+
+/// Most GPUs one job may ask for.
+pub const MAX_GPUS: u32 = 16;
 
 impl JobOptions {
     /// The options as `key=value` words, in canonical order.
@@ -32,6 +40,12 @@ impl JobOptions {
         }
         if let Some(p) = self.priority {
             w.push(format!("priority={}", priority_word(p)));
+        }
+        if let Some(g) = self.gpus {
+            w.push(format!("gpus={g}"));
+        }
+        if let Some(s) = &self.slot {
+            w.push(format!("slot={s}"));
         }
         w
     }
@@ -104,7 +118,7 @@ pub fn format_duration(secs: u64) -> String {
     out
 }
 
-/// Pulls `after=`, `timeout=`, `retries=` and `priority=` out of a `rend:` line.
+/// Pulls the per-job options out of a `rend:` line.
 pub(super) fn take_options(tokens: &mut Vec<String>) -> Result<JobOptions, ParseError> {
     let mut o = JobOptions::default();
     let mut seen: Vec<&'static str> = Vec::new();
@@ -118,6 +132,8 @@ pub(super) fn take_options(tokens: &mut Vec<String>) -> Result<JobOptions, Parse
             "timeout" => "timeout",
             "retries" => "retries",
             "priority" => "priority",
+            "gpus" => "gpus",
+            "slot" => "slot",
             _ => return true,
         };
         if seen.contains(&key) {
@@ -158,6 +174,19 @@ pub(super) fn take_options(tokens: &mut Vec<String>) -> Result<JobOptions, Parse
                 .filter(|n| *n <= 10)
                 .map(|n| o.retries = Some(n))
                 .ok_or_else(|| bad("expected a whole number from 0 to 10")),
+            "gpus" => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_GPUS).contains(n))
+                .map(|n| o.gpus = Some(n))
+                .ok_or_else(|| bad("expected a number of GPUs from 1 to 16")),
+            "slot" => {
+                let ok = (1..=32).contains(&v.len())
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                ok.then(|| o.slot = Some(v.to_string()))
+                    .ok_or_else(|| bad("a slot name is letters, digits, _ and -"))
+            }
             _ => parse_priority(v)
                 .map(|p| o.priority = Some(p))
                 .ok_or_else(|| bad("expected high, normal, low or a number from -100 to 100")),

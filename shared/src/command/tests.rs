@@ -117,6 +117,28 @@ fn job_options_anywhere_in_a_render_line() {
 }
 
 #[test]
+fn gpus_and_slots() {
+    let c = parse("rend:-s 1 a.mb gpus=2 SLOT=gpu-1").expect("ok");
+    let Action::Render(r) = &c.action else {
+        panic!("not a render")
+    };
+    assert_eq!(r.options.gpus, Some(2));
+    assert_eq!(r.options.slot.as_deref(), Some("gpu-1"));
+    assert_eq!(c.to_line(), "rend:-s 1 a.mb gpus=2 slot=gpu-1");
+    assert_eq!(parse(&c.to_line()).expect("ok"), c);
+    for bad in [
+        "gpus=0",
+        "gpus=17",
+        "gpus=x",
+        "slot=a/b",
+        "slot=",
+        "gpus=1 gpus=2",
+    ] {
+        assert!(parse(&format!("rend:a.mb {bad}")).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn quoted_scene_round_trips() {
     let c = parse("rend:-cam 'cam1' \"my shot.mb\"").expect("ok");
     assert_eq!(c.to_line(), "rend:-cam cam1 \"my shot.mb\"");

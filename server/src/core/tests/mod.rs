@@ -165,6 +165,7 @@ impl Harness {
         };
         let intake = self.core.intake(&self.st, &self.facts, plan, &self.now);
         self.st.apply(intake.plan.batch.into_record());
+        self.st.reserve_job_ids(intake.next_job);
         self.log.extend(intake.log);
         self.core.hold(intake.steps.iter().filter_map(|s| match s {
             Step::Job(id) => Some(*id),

@@ -8,6 +8,7 @@ use droprender_shared::logline::Event as Ev;
 use droprender_shared::states::{JobPhase, NodeState};
 use droprender_shared::status::NodeInfo;
 
+use super::super::slots::Slot;
 use super::super::*;
 use super::{Harness, harness};
 use crate::exec::{Event, Outcome, Stop};
@@ -357,4 +358,105 @@ fn lines_for_other_nodes_are_theirs() {
         h.st.job(1).map(|j| j.canonical_line()).as_deref(),
         Some("rend@BOX:-s 1 -e 1 scenes/b.mb")
     );
+}
+
+fn two_gpu_slots() -> Policy {
+    let mut p = Policy::for_tests();
+    p.slots = vec![
+        Slot {
+            name: "g0".into(),
+            gpus: vec![0],
+            cycles_device: Some("CUDA".into()),
+        },
+        Slot {
+            name: "g1".into(),
+            gpus: vec![1],
+            cycles_device: Some("CUDA".into()),
+        },
+    ];
+    p
+}
+
+#[test]
+fn jobs_run_at_once_in_their_own_slots() {
+    let mut h = Harness::new(two_gpu_slots());
+    h.ingest(&[
+        "rend:-s 1 -e 2 scenes/a.mb",
+        "rend:-s 1 -e 2 scenes/b.mb",
+        "rend:-s 1 -e 2 scenes/c.mb",
+    ]);
+    assert_eq!(h.started_ids(), [1, 2], "two slots, two jobs");
+    let slots: Vec<Slot> = h
+        .acts
+        .iter()
+        .filter_map(|a| match a {
+            Act::Start(s) => Some(s.slot.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(slots[0].gpus, [0]);
+    assert_eq!(slots[1].gpus, [1]);
+    let doc = h
+        .core
+        .status_doc(&h.st, &NodeInfo::default(), true, &h.now);
+    assert_eq!(doc.running.len(), 2);
+    assert_eq!(doc.running[1].slot.as_deref(), Some("g1"));
+    assert_eq!(doc.queue[0].message.as_deref(), None, "slots full: the queue just waits");
+    h.end(2, Outcome::Failed("x".into()));
+    assert_eq!(h.started_ids(), [1, 2, 3], "the freed slot takes the next job");
+    assert_eq!(h.st.job(3).and_then(|j| j.rec.slot.clone()).as_deref(), Some("g1"));
+}
+
+#[test]
+fn gpus_and_slot_requests_are_honoured_or_refused() {
+    let mut p = two_gpu_slots();
+    p.slots.push(Slot {
+        name: "cpu".into(),
+        gpus: vec![],
+        cycles_device: None,
+    });
+    let mut h = Harness::new(p);
+    h.ingest(&[
+        "rend:-s 1 -e 2 scenes/a.mb slot=g1",
+        "rend:-s 1 -e 2 scenes/b.mb",
+        "rend:-s 1 -e 2 scenes/c.mb gpus=1",
+        "rend:-s 1 -e 2 scenes/d.mb gpus=2",
+        "rend:-s 1 -e 2 scenes/e.mb slot=nope",
+    ]);
+    let slot_of = |h: &Harness, id| h.st.job(id).and_then(|j| j.rec.slot.clone());
+    assert_eq!(slot_of(&h, 1).as_deref(), Some("g1"));
+    assert_eq!(slot_of(&h, 2).as_deref(), Some("cpu"), "a CPU job leaves GPUs free");
+    assert_eq!(slot_of(&h, 3).as_deref(), Some("g0"));
+    let r = h.events(Ev::Rejected);
+    assert!(r[0].contains("gpus=2: no slot of this node has that many GPUs (slots: g0 [GPU 0], g1 [GPU 1], cpu)"), "{r:?}");
+    assert!(r[1].contains("slot=nope: this node has no such slot"), "{r:?}");
+    // A job pinned to a busy slot waits while others pass it.
+    h.ingest(&["rend:-s 1 -e 2 scenes/f.mb slot=g1", "rend:-s 1 -e 2 scenes/g.mb"]);
+    h.end(2, Outcome::Failed("x".into()));
+    assert_eq!(slot_of(&h, 7).as_deref(), Some("cpu"), "job 6 waits for g1; job 7 backfills");
+    let doc = h.core.status_doc(&h.st, &NodeInfo::default(), true, &h.now);
+    assert_eq!(doc.queue[0].message.as_deref(), Some("waiting for slot g1"));
+}
+
+#[test]
+fn a_crash_with_two_jobs_running_resumes_both() {
+    let mut h = Harness::new(two_gpu_slots());
+    h.ingest(&["rend:-s 1 -e 4 scenes/a.mb", "rend:-s 1 -e 4 scenes/b.mb"]);
+    h.facts
+        .frames
+        .insert("/renders/job-0001-a".into(), BTreeSet::from([1, 2]));
+    h.facts
+        .frames
+        .insert("/renders/job-0002-b".into(), BTreeSet::from([1]));
+    let core = Core::new(two_gpu_slots());
+    let fx = core.recover(&h.st, &h.now);
+    assert_eq!(fx.records.len(), 2);
+    h.core = core;
+    h.apply(fx);
+    h.start_all();
+    assert_eq!(h.started_ids(), [1, 2, 1, 2]);
+    assert_eq!(h.started[2].1, BTreeSet::from([1, 2]));
+    assert_eq!(h.started[3].1, BTreeSet::from([1]));
+    assert!(h.events(Ev::Resumed)[0].contains("rendering frames 3-4"));
+    assert!(h.events(Ev::Resumed)[1].contains("rendering frames 2-4"));
 }

@@ -34,9 +34,13 @@ impl Executor for Local {
     fn start(&self, job: ExecJob, events: Events) -> Handle {
         let (handle, ctl) = Handle::new();
         let req = &job.resolved.request;
+        let mut invocations = renderer::plan(&self.cfg, &job.resolved, &job.done);
+        for inv in &mut invocations {
+            renderer::on_slot(inv, req.renderer, &job.slot);
+        }
         let wjob = worker::Job {
             id: job.id,
-            invocations: renderer::plan(&self.cfg, &job.resolved, &job.done),
+            invocations,
             parser: renderer::parser(req),
             log: job.log,
             tag: job.tag,

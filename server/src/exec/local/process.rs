@@ -33,6 +33,7 @@ pub fn node_id(state: &Path) -> String {
 pub fn spawn(inv: &Invocation, tag: &str) -> std::io::Result<Child> {
     Command::new(&inv.program)
         .args(&inv.args)
+        .envs(inv.env.iter().map(|(k, v)| (k, v)))
         .env(TAG_VAR, tag)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -126,6 +126,7 @@ mod tests {
             program: d.join("no-such-renderer"),
             args: vec![OsString::from("-s")],
             frames: vec![1],
+            env: Vec::new(),
         });
         write_files(d, "droprender-a-1", "t:1", &[spec], Path::new("/bin/true")).expect("write");
         assert!(err(d, Some("0")).1.contains("task 0 is not in"));

@@ -230,6 +230,7 @@ mod tests {
                 OsString::from_vec(vec![b's', 0xff, b'.', b'm', b'a']),
             ],
             frames: vec![1, 2, 3],
+            env: Vec::new(),
         };
         let f = TaskFile {
             version: TASKS_FILE_VERSION,
@@ -251,6 +252,7 @@ mod tests {
             program: PathBuf::from("/bin/Render"),
             args: vec![OsString::from("-s")],
             frames: vec![4],
+            env: Vec::new(),
         });
         assert_eq!(read_tasks(dir.path()), None);
         write_files(

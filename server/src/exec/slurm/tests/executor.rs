@@ -54,6 +54,7 @@ async fn the_executor_submits_the_job_as_one_array_of_chunks() {
             timeout: None,
             log: d.join("job.log"),
             tag: "node:1".into(),
+            slot: crate::core::slots::Slot::plain(1).remove(0),
         },
         tx,
     );

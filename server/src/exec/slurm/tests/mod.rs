@@ -93,6 +93,7 @@ impl Rig {
             .map(Into::into)
             .collect(),
             frames: (a..=b).collect(),
+            env: Vec::new(),
         };
         Job {
             id: 1,
