@@ -13,7 +13,7 @@ use super::policy::KEEP_FINISHED;
 use super::slots::Slot;
 use super::time::Now;
 use crate::exec::{Event, Outcome};
-use crate::ledger::{JobState, ProcRecord, Record, State};
+use crate::ledger::{JobState, Record, State};
 use crate::renderer::{self, Progress, Resolved};
 
 /// What went wrong in a run, in the words LOG.txt uses.
@@ -127,13 +127,11 @@ impl Core {
     ) -> Effects {
         let mut fx = Effects::default();
         match ev {
-            Event::Spawned { pid, start } => {
+            // Not journaled: after a crash, leftovers are found by their
+            // environment tag, not by pid (perf: one fsync less per job;
+            // found by benches/bench.rs, jobs row at load 4).
+            Event::Spawned { pid, .. } => {
                 self.live.entry(id).or_default().pid = Some(pid);
-                if let Some(j) = st.job(id) {
-                    let mut rec = j.rec.clone();
-                    rec.proc = Some(ProcRecord { pid, start });
-                    fx.records.push(Record::Job(rec));
-                }
             }
             Event::Submitted { farm_id } => {
                 if let Some(j) = st.job(id) {
