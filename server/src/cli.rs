@@ -1,4 +1,4 @@
-//! The command line: `droprender-node run …`, `demo`.
+//! The command line: `droprender-node run …`, `demo`, `init`, `service …`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +26,8 @@ pub enum Cmd {
     Demo(crate::demo::DemoArgs),
     /// Write a commented node.toml to start from.
     Init(InitArgs),
+    /// Run the node as this OS's service: install, uninstall, start, stop, status.
+    Service(crate::service::ServiceArgs),
     /// Run one Slurm array task (used by the Slurm executor's batch script).
     #[command(hide = true)]
     SlurmTask { work_dir: PathBuf },
@@ -59,13 +61,13 @@ fn init(args: &InitArgs) -> anyhow::Result<()> {
     std::fs::write(&path, SAMPLE_CONFIG)?;
     println!("wrote {}", path.display());
     println!(
-        "edit folder, projects, output and [renderers.maya] program, then run: droprender-node run"
+        "edit folder, projects, output and [renderers.maya] program, then run: droprender-node run\n(or run it as a service that starts at boot: droprender-node service install)"
     );
     Ok(())
 }
 
 /// Logs to stderr (RUST_LOG, default info), and to a daily-rotated file when asked.
-fn init_tracing(
+pub(crate) fn init_tracing(
     default: &str,
     file: Option<&Path>,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -188,6 +190,7 @@ pub fn main() -> ExitCode {
             crate::demo::run(a)
         }
         Cmd::Init(a) => init(a),
+        Cmd::Service(a) => crate::service::main(a),
         Cmd::SlurmTask { work_dir } => return crate::exec::slurm::task_main(work_dir),
     };
     match result {

@@ -23,6 +23,7 @@ pub mod projects;
 pub mod renderer;
 pub mod scene;
 pub mod schedule;
+pub mod service;
 pub mod sim;
 pub mod status;
 pub mod tick;
