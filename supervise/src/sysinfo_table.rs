@@ -37,6 +37,7 @@ pub(crate) fn table(needle: Option<&[u8]>, rss: bool) -> Vec<Proc> {
         .collect()
 }
 
+#[cfg(unix)] // macOS; Windows asks the OS directly.
 /// One process, refreshed alone (cheap): (start time in seconds since the
 /// epoch, still running).
 pub(crate) fn one(pid: u32) -> Option<(u64, bool)> {

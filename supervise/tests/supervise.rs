@@ -162,33 +162,78 @@ async fn terminate_stops_the_tree_including_a_grandchild() {
     until_line(&mut s, "ready").await;
     let gc = read_pid(&gc).await;
     assert!(alive(gc));
-    let grace = Duration::from_secs(30);
+    let grace = Duration::from_secs(2);
     let t = Instant::now();
     let exit = s.terminate(grace).await.unwrap();
-    // The probe does not handle the stop request: its default action ends it
-    // at once, well before the grace period.
-    assert!(t.elapsed() < grace, "took {:?}", t.elapsed());
+    assert!(t.elapsed() < SOON, "took {:?}", t.elapsed());
+    // The probe does not handle SIGTERM: its default action ends it at once.
+    // (On Windows this test process may have no console, as under Wine: then
+    // the renderer cannot be asked and is killed after the grace period; the
+    // console path is tested through `stop_in_node`.)
     #[cfg(unix)]
-    assert_eq!(exit.signal, Some(15), "{exit}");
-    #[cfg(windows)]
+    assert!(
+        exit.signal == Some(15) && t.elapsed() < grace,
+        "{exit} after {:?}",
+        t.elapsed()
+    );
     assert!(!exit.success(), "{exit}");
     gone(gc).await;
 }
 
+/// Runs `terminate(grace)` on a renderer doing `actions` from a stand-in
+/// node (the probe), which on Windows gets a console of its own, as a node
+/// started from a terminal has: CTRL_BREAK needs a console shared with the
+/// renderer. Returns the Exit's text and how long terminate took.
+async fn stop_in_node(grace: Duration, actions: &[&str]) -> (String, Duration) {
+    let mut cmd = tokio::process::Command::new(PROBE);
+    cmd.arg(format!(
+        "terminate:{}|{}",
+        grace.as_millis(),
+        actions.join("|")
+    ))
+    .stdout(std::process::Stdio::piped())
+    .kill_on_drop(true);
+    #[cfg(windows)]
+    cmd.creation_flags(0x0000_0010); // CREATE_NEW_CONSOLE
+    let out = tokio::time::timeout(SOON + grace, cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("exit="))
+        .unwrap_or_else(|| panic!("the stand-in node failed ({}): {text}", out.status));
+    let (exit, ms) = line.rsplit_once(" ms=").unwrap();
+    (
+        exit.to_owned(),
+        Duration::from_millis(ms.trim().parse().unwrap()),
+    )
+}
+
 #[tokio::test]
 async fn the_grace_period_lets_the_renderer_finish_by_itself() {
-    let mut s =
-        Supervised::spawn(&spec_of(&[a("term-exit:42"), a("out:ready"), a(FOREVER)])).unwrap();
-    until_line(&mut s, "ready").await;
+    if cfg!(windows) && std::env::var_os("DROPRENDER_WINE").is_some() {
+        // Wine 8's GenerateConsoleCtrlEvent fails (ERROR_INVALID_HANDLE) even
+        // with a console, so CTRL_BREAK never arrives: only the fallback can
+        // be checked here (killed after the grace period). The CTRL_BREAK
+        // path needs real Windows; see .ci/README-cross.md.
+        eprintln!("note: under Wine, CTRL_BREAK is not delivered; checking the fallback only");
+        let grace = Duration::from_secs(2);
+        let (exit, took) = stop_in_node(grace, &["term-exit:42", "out:ready", FOREVER]).await;
+        assert_eq!(exit, "exit code 1");
+        assert!(took >= grace && took < SOON, "took {took:?}");
+        return;
+    }
     let grace = Duration::from_secs(60);
-    let t = Instant::now();
-    let exit = s.terminate(grace).await.unwrap();
-    assert_eq!(exit.code, Some(42), "{exit}");
-    assert!(t.elapsed() < grace, "took {:?}", t.elapsed());
+    let (exit, took) = stop_in_node(grace, &["term-exit:42", "out:ready", FOREVER]).await;
+    assert_eq!(exit, "exit code 42");
+    assert!(took < grace, "took {took:?}");
 }
 
 #[tokio::test]
 async fn a_stubborn_renderer_is_killed_after_the_grace_period() {
+    // Directly: on Windows without a console this is the "cannot even ask" path.
     let mut s =
         Supervised::spawn(&spec_of(&[a("ignore-term"), a("out:ready"), a(FOREVER)])).unwrap();
     until_line(&mut s, "ready").await;
@@ -201,6 +246,17 @@ async fn a_stubborn_renderer_is_killed_after_the_grace_period() {
     assert_eq!(exit.signal, Some(9), "{exit}");
     #[cfg(windows)]
     assert_eq!(exit.code, Some(1), "{exit}");
+
+    // From a node with a console: the request (SIGTERM / CTRL_BREAK) is
+    // delivered and ignored.
+    let (exit, took) = stop_in_node(grace, &["ignore-term", "out:ready", FOREVER]).await;
+    assert!(took >= grace && took < SOON, "took {took:?}");
+    let killed = if cfg!(windows) {
+        "exit code 1"
+    } else {
+        "killed by signal 9 (SIGKILL)"
+    };
+    assert_eq!(exit, killed);
 }
 
 #[tokio::test]

@@ -17,6 +17,12 @@
 //! - `node:TAG|DIR`: stand in for a node: supervise a renderer (this probe,
 //!   tagged TAG) that writes DIR/renderer.pid and starts a grandchild that
 //!   writes DIR/grandchild.pid, then sleep until killed
+//! - `terminate:GRACE_MS|A|B|…`: stand in for a node that stops a renderer:
+//!   supervise a renderer (this probe) running actions A, B, …, wait for its
+//!   `ready` line, `terminate` it with the grace period, then print
+//!   `exit=<how it ended> ms=<how long terminate took>`. On Windows the tests
+//!   start this with a console of its own, as a node in a terminal has, so
+//!   CTRL_BREAK can be delivered.
 //! - `exit:CODE`: exit now with CODE
 //!
 //! With no `exit:` it exits 0 after the last action.
@@ -113,6 +119,10 @@ async fn run(actions: Vec<String>) -> Res<u8> {
                 let (tag, dir) = arg.split_once('|').ok_or("node:TAG|DIR")?;
                 node(tag, Path::new(dir)).await?;
             }
+            "terminate" => {
+                let (grace, actions) = arg.split_once('|').ok_or("terminate:GRACE_MS|ACTIONS")?;
+                stop_renderer(Duration::from_millis(grace.parse()?), actions.split('|')).await?;
+            }
             "exit" => return Ok(arg.parse()?),
             _ => return Err(format!("unknown action {action:?}").into()),
         }
@@ -170,6 +180,28 @@ async fn node(tag: &str, dir: &Path) -> Res<()> {
 
 /// Listeners for the stop request Supervised::terminate sends: once
 /// registered, the default action (death) no longer happens.
+async fn stop_renderer(grace: Duration, actions: std::str::Split<'_, char>) -> Res<()> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let spec = Spec {
+        program: std::env::current_exe()?,
+        args: actions.map(OsString::from).collect(),
+        tag: "probe:1".to_owned(),
+        ..Spec::default()
+    };
+    let mut renderer = Supervised::spawn(&spec)?;
+    let mut lines = BufReader::new(renderer.stdout().ok_or("no stdout")?).lines();
+    while lines
+        .next_line()
+        .await?
+        .ok_or("the renderer never said ready")?
+        != "ready"
+    {}
+    let t = std::time::Instant::now();
+    let exit = renderer.terminate(grace).await?;
+    say(&format!("exit={exit} ms={}", t.elapsed().as_millis()));
+    Ok(())
+}
+
 #[cfg(unix)]
 struct Listeners {
     term: tokio::signal::unix::Signal,
