@@ -428,6 +428,12 @@ mod tests {
     }
 
     #[test]
+    fn a_supervised_renderer_can_move_between_tasks() {
+        fn send<T: Send>() {}
+        send::<Supervised>();
+    }
+
+    #[test]
     fn empty_prefix_kills_nothing() {
         assert!(kill_leftovers("").is_empty());
     }
