@@ -372,9 +372,7 @@ pub fn default_state_dir() -> PathBuf {
 }
 
 pub fn host_name() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
+    Some(droprender_supervise::hostname())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "render-node".into())
 }

@@ -53,7 +53,7 @@ impl<F: Folder> Node<F> {
             }
         })?;
         let node_id = process::node_id(&cfg.state);
-        let leftovers = process::kill_leftovers(&node_id);
+        let leftovers = process::kill_leftovers(&format!("{node_id}:"));
         let ledger = Ledger::open(&cfg.state)?;
         let (hints_tx, hints_rx) = mpsc::channel(256);
         let (events_tx, events_rx) = mpsc::channel(1024);

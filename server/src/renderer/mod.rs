@@ -309,12 +309,11 @@ pub fn layers(req: &RenderRequest) -> usize {
 }
 
 /// Explains an exit status in plain words; `None` means success.
-pub fn exit_problem(kind: RendererKind, status: std::process::ExitStatus) -> Option<String> {
-    use std::os::unix::process::ExitStatusExt;
-    if let Some(sig) = status.signal() {
+pub fn exit_problem(kind: RendererKind, status: droprender_supervise::Exit) -> Option<String> {
+    if let Some(sig) = status.signal {
         return Some(format!("the renderer was killed by signal {sig}"));
     }
-    match (kind, status.code()) {
+    match (kind, status.code) {
         (_, Some(0)) => None,
         (RendererKind::Maya, Some(206)) => Some(
             "Render exited 206: it could not parse its command line (a bad flag or project directory)".into(),

@@ -85,23 +85,20 @@ async fn run_inner(
             Ok(c) => c,
             Err(e) => {
                 log.write(&mut output, true).await;
-                return Outcome::Failed(format!(
-                    "cannot start {}: {e}; check the renderer path in the node's config",
-                    inv.program.display()
-                ));
+                return Outcome::Failed(e.to_string());
             }
         };
-        let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        let pid = i32::try_from(child.pid()).unwrap_or(0);
         let _ = events
             .send((
                 job.id,
                 Event::Spawned {
                     pid,
-                    start: process::start_time(pid),
+                    start: process::start_time(child.pid()),
                 },
             ))
             .await;
-        let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+        let (Some(mut out), Some(mut err)) = (child.stdout(), child.stderr()) else {
             return Outcome::Failed("the renderer's output could not be captured".into());
         };
         let (mut out_buf, mut err_buf) = (vec![0u8; CHUNK], vec![0u8; CHUNK]);
@@ -143,11 +140,15 @@ async fn run_inner(
                     let ctl = *stop.borrow();
                     match (ctl.suspended, suspended_at) {
                         (true, None) => {
-                            process::freeze(pid, true);
+                            if let Err(e) = child.suspend() {
+                                tracing::warn!("job {}: cannot suspend the renderer: {e}", job.id);
+                            }
                             suspended_at = Some(Instant::now());
                         }
                         (false, Some(at)) => {
-                            process::freeze(pid, false);
+                            if let Err(e) = child.resume() {
+                                tracing::warn!("job {}: cannot resume the renderer: {e}", job.id);
+                            }
                             // Suspended time counts for neither the stall nor the timeout.
                             deadline = deadline.map(|d| d + at.elapsed());
                             last_output = Instant::now();
@@ -201,17 +202,16 @@ async fn run_inner(
             } else {
                 job.grace
             };
-            let status = process::terminate(&mut child, grace).await;
+            let status = child.terminate(grace).await;
             output.note(&format!("# stopped by the node ({outcome:?}): {status:?}"));
             log.write(&mut output, true).await;
             return outcome;
         }
+        // Anything the renderer left in its tree dies with it.
         let status = match child.wait().await {
             Ok(s) => s,
             Err(e) => return Outcome::Failed(format!("waiting for the renderer failed: {e}")),
         };
-        // Anything the renderer left in its group dies with it.
-        process::kill_group(pid);
         output.note(&format!("# exit: {status}"));
         log.write(&mut output, true).await;
         let error_line = output.error_line.take();
