@@ -25,7 +25,8 @@ use crate::log;
 macro_rules! emulator_settings {
     ($url:expr, retry_ms: ($base:expr, $cap:expr, $attempts:expr) $(, $field:ident: $value:expr)* $(,)?) => {{
         let url: ::std::string::String = $url;
-        DropboxSettings {
+        #[allow(unused_mut)]
+        let mut settings = DropboxSettings {
             api_url: url.clone(),
             content_url: url.clone(),
             notify_url: url.clone(),
@@ -35,9 +36,10 @@ macro_rules! emulator_settings {
                 cap: ::std::time::Duration::from_millis($cap),
                 max_attempts: $attempts,
             },
-            $($field: $value,)*
             ..DropboxSettings::default()
-        }
+        };
+        $(settings.$field = $value;)*
+        settings
     }};
 }
 
