@@ -20,8 +20,8 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Spawns `cmd` with its stderr to the file `stderr` (created) and
-    /// stdin and stdout on /dev/null unless the command set them.
+    /// Spawns `cmd` with its stderr to the file `stderr` (created); stdin
+    /// and stdout are the command's.
     pub fn spawn(cmd: &mut Command, stderr: &Path, what: &'static str) -> Proc {
         let file = std::fs::File::create(stderr).expect("stderr file");
         cmd.stderr(file);

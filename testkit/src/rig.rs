@@ -3,7 +3,7 @@
 //! the Render simulator (the node binary linked as `Render`).
 
 use std::ops::Deref;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
 
@@ -58,7 +58,7 @@ impl Rig {
 
     /// `droprender-node run` on this rig's folder and roots, with the given
     /// state dir and argv log.
-    fn node_command(&self, state: &std::path::Path, argv_log: &std::path::Path) -> Command {
+    fn node_command(&self, state: &Path, argv_log: &Path) -> Command {
         let mut cmd = self.layout.node_command(Place::Folder(&self.folder), state);
         cmd.env("RENDER_SIM_ARGV_LOG", argv_log)
             .env("RUST_LOG", "info")
