@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::client_bin;
 use common::dropbox::DbxRig;
-use common::emulator::{TOKEN, concurrently, fast_longpolls};
-use dropbox_emulator::{FaultConfig, FaultKind, Stats};
+use common::emulator::{TOKEN, concurrently, fast_longpolls, flaky};
+use dropbox_emulator::{FaultConfig, Stats};
 use droprender_shared::status::StatusDoc;
 use droprender_storage::Folder;
 
@@ -297,20 +297,7 @@ fn twenty_clients_fifty_appends_each_with_faults() {
         .put_file("/Maya/commands.txt", &b""[..])
         .expect("seed");
     rig.start();
-    rig.emu.set_faults(FaultConfig {
-        rate: 0.2,
-        kinds: vec![
-            FaultKind::TooManyRequests,
-            FaultKind::InternalError,
-            FaultKind::Drop,
-            FaultKind::DropAfterCommit,
-        ],
-        // The emulator's Retry-After; waiting it out is what the unit
-        // tests check, and 0 keeps this run short.
-        retry_after_secs: 0,
-        seed: Some(20),
-        ..FaultConfig::default()
-    });
+    rig.emu.set_faults(flaky(0.2, 20));
     let t = Instant::now();
     append_concurrently(&rig, 20, 50);
     println!(

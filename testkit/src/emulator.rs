@@ -5,7 +5,7 @@
 use std::ops::Deref;
 use std::path::Path;
 
-use dropbox_emulator::{Config, Emulator, RunningEmulator};
+use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RunningEmulator};
 use droprender_storage::dropbox::{
     Credentials, DropboxFolder, DropboxSettings, ENV_API_URL, ENV_APP_KEY, ENV_CONTENT_URL,
     ENV_NOTIFY_URL, ENV_OAUTH_URL, ENV_RETRY_BASE_MS, ENV_TOKEN, RetryPolicy, Secret,
@@ -54,6 +54,25 @@ pub fn fast_longpolls() -> Config {
     Config {
         longpoll_time_scale: LONGPOLL_SCALE,
         ..Config::default()
+    }
+}
+
+/// The exactly-once tests' fault mix: `rate` of requests answer 429, 500,
+/// drop the connection, or commit an upload and never answer; seeded. The
+/// 429s' Retry-After is 0: waiting it out is what the storage crate's unit
+/// tests check, and 0 keeps these runs short.
+pub fn flaky(rate: f64, seed: u64) -> FaultConfig {
+    FaultConfig {
+        rate,
+        kinds: vec![
+            FaultKind::TooManyRequests,
+            FaultKind::InternalError,
+            FaultKind::Drop,
+            FaultKind::DropAfterCommit,
+        ],
+        retry_after_secs: 0,
+        seed: Some(seed),
+        ..FaultConfig::default()
     }
 }
 

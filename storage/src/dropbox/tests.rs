@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RunningEmulator};
+use dropbox_emulator::{Config, Emulator, FaultKind, RunningEmulator};
 use droprender_testkit::emulator::{self, LONGPOLL_SCALE, TOKEN, concurrently};
 use droprender_testkit::emulator_settings;
 use tokio::sync::mpsc;
@@ -270,18 +270,7 @@ async fn the_longpoll_sends_no_auth_and_honours_backoff() {
 #[tokio::test]
 async fn concurrent_appenders_lose_nothing_even_with_faults() {
     let rig = Rig::new().await;
-    rig.emu.set_faults(FaultConfig {
-        rate: 0.2,
-        kinds: vec![
-            FaultKind::TooManyRequests,
-            FaultKind::InternalError,
-            FaultKind::Drop,
-            FaultKind::DropAfterCommit,
-        ],
-        retry_after_secs: 0,
-        seed: Some(7),
-        ..FaultConfig::default()
-    });
+    rig.emu.set_faults(emulator::flaky(0.2, 7));
     let folders: Vec<DropboxFolder> = (0..8).map(|_| rig.folder()).collect();
     concurrently(folders, |c, f| async move {
         for i in 0..15 {
