@@ -25,7 +25,7 @@
 //! 0.1–1.8 ms after the real fork. Both numbers are in the table.
 //!
 //! Each measurement runs in its own temp tree laid out like the tests' rig
-//! (server/tests/common), with the node started as they start it. The
+//! (both are droprender-testkit's), with the node started as they start it. The
 //! machine's other load skews timings: the table's header shows the load
 //! average before and after.
 
@@ -42,7 +42,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rig::{Layout, LogCount, Stamps, render_line};
+use droprender_testkit::layout::Layout;
+use droprender_testkit::log::LogCount;
+use rig::{Stamps, render_line};
 use sys::{Dist, human_ns, mib, ms, now_ns};
 
 /// Whether a row meets its goal.
@@ -131,7 +133,10 @@ fn main() {
     check_clock();
     let machine = sys::machine();
     let mode = if opts.quick { "quick" } else { "full" };
-    eprintln!("bench: {mode} run on {machine}; node {}", rig::NODE);
+    eprintln!(
+        "bench: {mode} run on {machine}; node {}",
+        droprender_testkit::bins::node().display()
+    );
     let started = Instant::now();
     let load_before = sys::loadavg();
     let mut table: Vec<Row> = Vec::new();
@@ -183,11 +188,11 @@ fn main() {
 
 /// The simulator's stamp and the bench's clock must be the same clock.
 fn check_clock() {
-    let l = Layout::new();
+    let l = rig::layout();
     let t0 = now_ns();
     let st = Command::new(&l.render)
         .arg("-help")
-        .envs(l.renderer_env())
+        .envs(rig::renderer_env(&l))
         .stdout(Stdio::null())
         .status()
         .expect("run the Render simulator");
@@ -233,9 +238,9 @@ fn settle(d: Duration) {
 /// Appended line → renderer process started, one line at a time on an idle node.
 fn latency(o: &Opts) -> Vec<Row> {
     let (n, warm, paper_n) = if o.quick { (40, 3, 3) } else { (250, 5, 6) };
-    let l = Layout::new();
+    let l = rig::layout();
     l.write_commands(b"");
-    let (mut node, _) = rig::start_node(&l, &[], &[]);
+    let (mut node, _) = rig::start_node(&l, &[], None);
     let mut stamps = Stamps::new(&l);
     let mut finished = LogCount::new(&l, "finished");
     settle(Duration::from_millis(500));
@@ -268,7 +273,7 @@ fn latency(o: &Opts) -> Vec<Row> {
 
     // The paper: its render thread looks at the queue every 5 s. Append at
     // a uniformly random moment of that cycle.
-    let l = Layout::new();
+    let l = rig::layout();
     l.write_commands(b"");
     let (mut paper, _) = rig::start_paper(&l);
     let mut stamps = Stamps::new(&l);
@@ -376,9 +381,9 @@ fn latency(o: &Opts) -> Vec<Row> {
 
 fn idle(o: &Opts) -> Vec<Row> {
     let (settle_s, window, paper_window) = if o.quick { (3, 10, 3) } else { (12, 30, 5) };
-    let l = Layout::new();
+    let l = rig::layout();
     l.write_commands(b"");
-    let (mut node, _) = rig::start_node(&l, &[], &[]);
+    let (mut node, _) = rig::start_node(&l, &[], None);
     // An idle node that has done some work: one render first.
     let mut finished = LogCount::new(&l, "finished");
     l.append(render_line(1, "shot01.ma").as_bytes());
@@ -393,7 +398,7 @@ fn idle(o: &Opts) -> Vec<Row> {
     node.stop();
     eprintln!("idle: droprender {ours:?}");
 
-    let l = Layout::new();
+    let l = rig::layout();
     l.write_commands(b"");
     let (paper, _) = rig::start_paper(&l);
     settle(Duration::from_secs(1));
@@ -460,9 +465,9 @@ fn history(o: &Opts) -> Vec<Row> {
     };
     let text = rig::history_text(lines);
     eprintln!("history: {lines} lines, {:.1} MB", text.len() as f64 / 1e6);
-    let l = Layout::new();
+    let l = rig::layout();
     l.write_commands(&text);
-    let (mut node, ready) = rig::start_node(&l, &[], &[]);
+    let (mut node, ready) = rig::start_node(&l, &[], None);
     let first_start = ready - node.started_ns;
     settle(Duration::from_millis(500));
     let (rss_start, hwm_start) = sys::rss_kib(node.pid);
@@ -490,7 +495,7 @@ fn history(o: &Opts) -> Vec<Row> {
     let mut rewritten = text[first_nl + 1..].to_vec();
     rewritten.extend_from_slice(&appended);
     rewritten.extend_from_slice(render_line(9999, "shot02.mb").as_bytes());
-    let t0 = l.replace(&rewritten);
+    let t0 = l.replace("commands.txt", &rewritten);
     let rewrite = stamps.wait(&mut node, appends + 1, Duration::from_secs(120)) - t0;
     finished.wait(
         &mut node,
@@ -517,7 +522,7 @@ fn history(o: &Opts) -> Vec<Row> {
 
     // The paper: the same file, and a LOG.txt that counts all of it as
     // executed (that is how it knows what is new).
-    let l = Layout::new();
+    let l = rig::layout();
     l.write_commands(&text);
     std::fs::write(l.folder.join("LOG.txt"), &text).expect("LOG.txt");
     let (mut paper, ready) = rig::start_paper(&l);
@@ -560,7 +565,7 @@ fn history(o: &Opts) -> Vec<Row> {
     let mut rewritten = text[first_nl + 1..].to_vec();
     rewritten.extend_from_slice(&appended);
     rewritten.extend_from_slice(render_line(9999, "shot02.mb").as_bytes());
-    l.replace(&rewritten);
+    l.replace("commands.txt", &rewritten);
     let ingest_d = Dist::of(ingest.clone());
     let wait = Duration::from_nanos(ingest_d.max * 4).max(Duration::from_secs(3));
     settle(wait);
@@ -682,7 +687,7 @@ fn jobs(o: &Opts) -> Vec<Row> {
     } else {
         (10_000, 500, 1000)
     };
-    let l = Layout::new();
+    let l = rig::layout();
     l.write_commands(b"");
     // The renderer alone, before the node runs (the machine's load drifts;
     // the same is measured again after, with the node's own argv).
@@ -706,7 +711,7 @@ fn jobs(o: &Opts) -> Vec<Row> {
         })
         .collect();
     let alone_before = renderer_alone(&l, &pre);
-    let (mut node, _) = rig::start_node(&l, &[], &[]);
+    let (mut node, _) = rig::start_node(&l, &[], None);
     settle(Duration::from_millis(500));
     let mut batch = String::new();
     for i in 1..=n {
@@ -761,7 +766,7 @@ fn jobs(o: &Opts) -> Vec<Row> {
     // The paper: the same lines, fewer of them. Its render thread runs the
     // queue back to back; measured from its first renderer start, so its
     // one 5 s poll sleep is not spread over the jobs.
-    let l = Layout::new();
+    let l = rig::layout();
     l.write_commands(b"");
     let (mut paper, _) = rig::start_paper(&l);
     let mut batch = String::new();

@@ -7,53 +7,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::blender::TinyScene;
 use common::{Rig, require_tool};
 
-/// The test's own trusted script (not channel input) that builds the scene.
-/// The scene carries a registered text block that writes a marker when run:
-/// it must never run through the node.
-const MAKE_SCENE: &str = r#"
-import bpy, sys
-path, marker = sys.argv[sys.argv.index("--") + 1:]
-s = bpy.context.scene
-s.render.engine = 'CYCLES'
-s.cycles.samples = 4
-s.cycles.use_denoising = False
-s.render.resolution_x = 64
-s.render.resolution_y = 48
-s.render.resolution_percentage = 100
-s.frame_start = 1
-s.frame_end = 3
-t = bpy.data.texts.new("autorun.py")
-t.write("open(%r, 'w').write('the embedded script ran')\n" % marker)
-t.use_module = True
-bpy.ops.wm.save_as_mainfile(filepath=path)
-"#;
-
+/// The tiny scene: 64×48, frames 1–3, with an embedded script that writes
+/// `marker` when run (it must never run through the node).
 fn make_scene(blender: &Path, rig: &Rig, name: &str) -> (PathBuf, PathBuf) {
-    let script = rig.dir.path().join("make_scene.py");
-    std::fs::write(&script, MAKE_SCENE).expect("script");
     let scene = rig.projects.join(name);
     let marker = rig.dir.path().join("AUTORUN-RAN");
-    let out = Command::new(blender)
-        .args(["-b", "-Y", "--factory-startup", "--python"])
-        .arg(&script)
-        .arg("--")
-        .arg(&scene)
-        .arg(&marker)
-        .output()
-        .expect("run blender");
-    assert!(
-        out.status.success() && scene.exists(),
-        "scene generation failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let f = std::fs::File::options()
-        .write(true)
-        .open(&scene)
-        .expect("open");
-    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
-        .expect("mtime");
+    TinyScene {
+        samples: 4,
+        resolution: (64, 48),
+        frames: (1, 3),
+        autorun_marker: Some(marker.clone()),
+    }
+    .make(blender, rig.dir.path(), &scene);
     (scene, marker)
 }
 

@@ -8,13 +8,6 @@ use std::time::Duration;
 
 use common::{Rig, alive};
 
-fn render_pid(rig: &Rig) -> i32 {
-    std::fs::read_to_string(&rig.pid_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn kill9_then_restart_resumes_from_the_first_missing_frame() {
     let mut rig = Rig::new();
@@ -22,7 +15,7 @@ fn kill9_then_restart_resumes_from_the_first_missing_frame() {
     rig.start();
     rig.append(b"rend:-r sw -s 1 -e 8 scenes/shot01.ma\n");
     rig.wait_until("three frames on disk", || rig.frames("job-0001").len() >= 3);
-    let renderer = render_pid(&rig);
+    let renderer = rig.renderer_pid();
     assert!(alive(renderer));
     rig.kill9();
     // The renderer outlives a SIGKILLed node for a moment; the restart must end it.
@@ -63,7 +56,7 @@ fn sigterm_interrupts_the_render_and_the_restart_finishes_it() {
     rig.start();
     rig.append(b"rend:-r sw -s 1 -e 6 scenes/shot01.ma\nrend:-r sw -s 1 -e 1 scenes/shot02.mb\n");
     rig.wait_until("a frame on disk", || rig.frames("job-0001").len() >= 2);
-    let renderer = render_pid(&rig);
+    let renderer = rig.renderer_pid();
     let status = rig.stop();
     assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
     assert!(
@@ -97,7 +90,7 @@ fn a_hung_renderer_is_killed_after_the_grace_period_on_stop() {
     rig.append(b"rend:-s 1 -e 3 scenes/shot01.ma\n");
     rig.wait_until("frame 1 on disk", || !rig.frames("job-0001").is_empty());
     std::thread::sleep(Duration::from_millis(200));
-    let renderer = render_pid(&rig);
+    let renderer = rig.renderer_pid();
     let status = rig.stop();
     assert!(status.success());
     assert!(!alive(renderer));

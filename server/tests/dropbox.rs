@@ -6,369 +6,60 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{NODE, client_bin};
-use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RunningEmulator, Stats};
+use common::client_bin;
+use common::dropbox::DbxRig;
+use common::emulator::{TOKEN, concurrently, fast_longpolls, flaky};
+use dropbox_emulator::{FaultConfig, Stats};
 use droprender_shared::status::StatusDoc;
 use droprender_storage::Folder;
-use droprender_storage::dropbox::{
-    Credentials, DropboxFolder, DropboxSettings, RetryPolicy, Secret,
-};
 
-const TOKEN: &str = "test-token";
-const ROOT: &str = "/Maya";
-
-struct DbxRig {
-    rt: tokio::runtime::Runtime,
-    emu: Emulator,
-    running: Option<RunningEmulator>,
-    dir: tempfile::TempDir,
-    projects: PathBuf,
-    output: PathBuf,
-    state: PathBuf,
-    render: PathBuf,
-    argv_log: PathBuf,
-    config: PathBuf,
-    config_home: PathBuf,
-    /// False: the binaries use the token file (`droprender login`).
-    static_token: bool,
-    env: Vec<(String, String)>,
-    node: Option<Child>,
-    runs: u32,
+/// Appends `per_client` lines from each of `clients` concurrent library clients.
+fn append_concurrently(rig: &DbxRig, clients: usize, per_client: usize) {
+    let folders: Vec<_> = (0..clients).map(|_| rig.folder()).collect();
+    rig.emu
+        .rt
+        .block_on(concurrently(folders, move |c, f| async move {
+            for i in 0..per_client {
+                let frame = c * per_client + i + 1;
+                f.append(
+                    "commands.txt",
+                    format!("rend:-s {frame} -e {frame} scenes/shot01.ma\n").into_bytes(),
+                )
+                .await
+                .expect("append");
+            }
+        }));
 }
 
-impl DbxRig {
-    fn new(config: Config) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let emu = Emulator::new(Config {
-            access_tokens: vec![TOKEN.into()],
-            ..config
-        });
-        let running = rt.block_on(emu.clone().start()).expect("emulator starts");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().to_path_buf();
-        let projects = root.join("projects");
-        for d in [
-            &projects.join("scenes"),
-            &root.join("bin"),
-            &root.join("config"),
-        ] {
-            std::fs::create_dir_all(d).expect("mkdir");
-        }
-        for s in ["shot01.ma", "shot02.mb"] {
-            std::fs::write(projects.join("scenes").join(s), "//Maya ASCII 2025 scene\n")
-                .expect("scene");
-        }
-        let render = root.join("bin").join("Render");
-        std::os::unix::fs::symlink(NODE, &render).expect("symlink Render");
-        let config = root.join("node.toml");
-        std::fs::write(&config, "reconcile_secs = 5\ngrace_secs = 3\n").expect("config");
-        DbxRig {
-            rt,
-            emu,
-            running: Some(running),
-            projects,
-            output: root.join("renders"),
-            state: root.join("state"),
-            render,
-            argv_log: root.join("argv.log"),
-            config,
-            config_home: root.join("config"),
-            static_token: true,
-            env: vec![("RENDER_SIM_STEP_MS".into(), "0".into())],
-            node: None,
-            runs: 0,
-            dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.running.as_ref().expect("running").url()
-    }
-
-    /// What both binaries get: the emulator's URLs, the credentials, and a
-    /// private config dir (never the real user's).
-    fn child_env(&self) -> Vec<(String, String)> {
-        let url = self.url();
-        let mut env: Vec<(String, String)> = [
-            ("DROPRENDER_DROPBOX_API_URL", url.as_str()),
-            ("DROPRENDER_DROPBOX_CONTENT_URL", url.as_str()),
-            ("DROPRENDER_DROPBOX_NOTIFY_URL", url.as_str()),
-            ("DROPRENDER_DROPBOX_OAUTH_URL", url.as_str()),
-            (
-                "DROPRENDER_DROPBOX_APP_KEY",
-                self.emu.config().app_key.as_str(),
-            ),
-            ("DROPRENDER_DROPBOX_RETRY_BASE_MS", "20"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+/// Every frame rendered exactly once, every line accepted exactly once.
+fn check_exactly_once(rig: &DbxRig, n: usize) {
+    let text = rig.read("commands.txt");
+    let mut lines: Vec<&str> = text.lines().filter(|l| l.starts_with("rend:")).collect();
+    assert_eq!(lines.len(), n, "lines in commands.txt");
+    lines.sort_unstable();
+    lines.dedup();
+    assert_eq!(lines.len(), n, "distinct lines in commands.txt");
+    rig.wait_until(&format!("{n} finished renders"), || {
+        rig.log_events("finished").len() >= n
+    });
+    rig.wait_idle();
+    assert_eq!(rig.log_events("accepted").len(), n, "accepted in LOG.txt");
+    assert_eq!(rig.log_events("finished").len(), n, "finished in LOG.txt");
+    let mut frames: Vec<u64> = rig
+        .render_calls()
+        .iter()
+        .filter_map(|argv| {
+            let i = argv.iter().position(|a| a == "-s")?;
+            argv.get(i + 1)?.parse().ok()
+        })
         .collect();
-        env.push((
-            "XDG_CONFIG_HOME".into(),
-            self.config_home.display().to_string(),
-        ));
-        if self.static_token {
-            env.push(("DROPRENDER_DROPBOX_TOKEN".into(), TOKEN.into()));
-        }
-        env.extend(self.env.iter().cloned());
-        env
-    }
-
-    fn command(&self, program: &std::path::Path) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env_remove("DROPRENDER_DROPBOX_TOKEN")
-            .env_remove("DROPRENDER_FOLDER");
-        for (k, v) in self.child_env() {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    fn start(&mut self) {
-        assert!(self.node.is_none(), "node already running");
-        self.runs += 1;
-        let stderr = std::fs::File::create(self.stderr_path(self.runs)).expect("stderr");
-        let mut cmd = self.command(std::path::Path::new(NODE));
-        cmd.arg("run")
-            .args(["--dropbox", ROOT])
-            .arg("--projects")
-            .arg(&self.projects)
-            .arg("--output")
-            .arg(&self.output)
-            .arg("--state")
-            .arg(&self.state)
-            .arg("--maya")
-            .arg(&self.render)
-            .arg("--config")
-            .arg(&self.config)
-            .env("RENDER_SIM_ARGV_LOG", &self.argv_log)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        self.node = Some(cmd.spawn().expect("spawn node"));
-        self.wait_until("the node to write status.json", || {
-            self.emu.get_file("/Maya/status.json").is_some()
-        });
-    }
-
-    fn stderr_path(&self, run: u32) -> PathBuf {
-        self.dir.path().join(format!("node-{run}.stderr"))
-    }
-
-    fn stderr(&self) -> String {
-        (1..=self.runs)
-            .map(|i| std::fs::read_to_string(self.stderr_path(i)).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    }
-
-    fn stop(&mut self) {
-        let mut c = self.node.take().expect("running");
-        let pid = nix::unistd::Pid::from_raw(c.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
-        let t = Instant::now();
-        while c.try_wait().expect("try_wait").is_none() {
-            assert!(t.elapsed() < Duration::from_secs(60), "node did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn client(&self, args: &[&str]) -> Output {
-        self.command(&client_bin())
-            .args(["--dropbox", ROOT])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run client")
-    }
-
-    fn client_ok(&self, args: &[&str]) -> String {
-        let out = self.client(args);
-        assert!(
-            out.status.success(),
-            "droprender {args:?}: {}\n--- node stderr ---\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            self.stderr()
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// A library client, as another machine would be.
-    fn folder(&self) -> DropboxFolder {
-        let url = self.url();
-        let settings = DropboxSettings {
-            api_url: url.clone(),
-            content_url: url.clone(),
-            notify_url: url.clone(),
-            oauth_url: url,
-            retry: RetryPolicy {
-                base: Duration::from_millis(20),
-                cap: Duration::from_secs(1),
-                max_attempts: 30,
-            },
-            ..DropboxSettings::default()
-        };
-        DropboxFolder::new(&settings, Credentials::Token(Secret::new(TOKEN)), ROOT).expect("folder")
-    }
-
-    fn read(&self, name: &str) -> String {
-        self.emu
-            .get_file(&format!("{ROOT}/{name}"))
-            .map(|(_, b)| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    }
-
-    /// LOG.txt with the files it was moved aside to (`[status] log_max_kb`).
-    fn log(&self) -> String {
-        common::emulator_log(&self.emu, ROOT)
-    }
-
-    fn log_events(&self, event: &str) -> Vec<String> {
-        self.log()
-            .lines()
-            .filter(|l| l.split(' ').nth(2).map(|w| w.trim_end_matches(':')) == Some(event))
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn status(&self) -> Option<StatusDoc> {
-        serde_json::from_str(&self.read("status.json")).ok()
-    }
-
-    fn render_calls(&self) -> Vec<Vec<String>> {
-        std::fs::read_to_string(&self.argv_log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("argv json"))
-            .collect()
-    }
-
-    fn wait_until(&self, what: &str, f: impl FnMut() -> bool) {
-        self.wait_for(what, Duration::from_secs(90), f);
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-        let t = Instant::now();
-        while !f() {
-            if t.elapsed() > timeout {
-                let log = self.log();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                panic!(
-                    "timed out waiting for {what}\n--- LOG.txt (last lines, newest first) ---\n{}\n--- node stderr ---\n{}",
-                    tail.join("\n"),
-                    self.stderr()
-                        .lines()
-                        .rev()
-                        .take(60)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Until the node's change feed runs (its first longpoll).
-    fn wait_watching(&self) {
-        self.wait_until("the node to watch", || {
-            self.emu
-                .stats()
-                .routes
-                .get("/2/files/list_folder/longpoll")
-                .is_some_and(|r| r.requests > 0)
-        });
-    }
-
-    /// Idle, as status.json says once the node wrote what happened: in API
-    /// mode it gathers writes for `[status] batch_secs` (1 s) first.
-    fn wait_idle(&self) {
-        std::thread::sleep(Duration::from_millis(1200));
-        self.wait_until("the node to be idle", || {
-            self.status()
-                .is_some_and(|s| s.state == "idle" && s.queue.is_empty())
-        });
-    }
-
-    /// Appends `lines` from `clients` concurrent library clients.
-    fn append_concurrently(&self, clients: usize, per_client: usize) {
-        let folders: Vec<DropboxFolder> = (0..clients).map(|_| self.folder()).collect();
-        self.rt.block_on(async move {
-            let mut tasks = Vec::new();
-            for (c, f) in folders.into_iter().enumerate() {
-                tasks.push(tokio::spawn(async move {
-                    for i in 0..per_client {
-                        let frame = c * per_client + i + 1;
-                        f.append(
-                            "commands.txt",
-                            format!("rend:-s {frame} -e {frame} scenes/shot01.ma\n").into_bytes(),
-                        )
-                        .await
-                        .expect("append");
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await.expect("client task");
-            }
-        });
-    }
-
-    /// Every frame rendered exactly once, every line accepted exactly once.
-    fn check_exactly_once(&self, n: usize) {
-        let text = self.read("commands.txt");
-        let mut lines: Vec<&str> = text.lines().filter(|l| l.starts_with("rend:")).collect();
-        assert_eq!(lines.len(), n, "lines in commands.txt");
-        lines.sort_unstable();
-        lines.dedup();
-        assert_eq!(lines.len(), n, "distinct lines in commands.txt");
-        self.wait_until(&format!("{n} finished renders"), || {
-            self.log_events("finished").len() >= n
-        });
-        self.wait_idle();
-        assert_eq!(self.log_events("accepted").len(), n, "accepted in LOG.txt");
-        assert_eq!(self.log_events("finished").len(), n, "finished in LOG.txt");
-        let mut frames: Vec<u64> = self
-            .render_calls()
-            .iter()
-            .filter_map(|argv| {
-                let i = argv.iter().position(|a| a == "-s")?;
-                argv.get(i + 1)?.parse().ok()
-            })
-            .collect();
-        assert_eq!(frames.len(), n, "Render invocations");
-        frames.sort_unstable();
-        frames.dedup();
-        assert_eq!(frames.len(), n, "each frame rendered once");
-    }
-}
-
-impl Drop for DbxRig {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.node.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if let Some(r) = self.running.take() {
-            let _ = self.rt.block_on(r.shutdown());
-        }
-    }
-}
-
-fn fast_longpolls() -> Config {
-    Config {
-        // A 480 s longpoll is held 4.8 s.
-        longpoll_time_scale: 0.01,
-        ..Config::default()
-    }
+    assert_eq!(frames.len(), n, "Render invocations");
+    frames.sort_unstable();
+    frames.dedup();
+    assert_eq!(frames.len(), n, "each frame rendered once");
 }
 
 fn diff(after: &Stats, before: &Stats) -> BTreeMap<String, (u64, u64, u64)> {
@@ -456,7 +147,8 @@ fn node_and_client_end_to_end_with_measurements() {
         std::thread::sleep(Duration::from_millis(700));
         let calls = rig.render_calls().len();
         let frame = 100 + k;
-        rig.rt
+        rig.emu
+            .rt
             .block_on(f.append(
                 "commands.txt",
                 format!("rend:-s {frame} -e {frame} scenes/shot02.mb\n").into_bytes(),
@@ -535,7 +227,8 @@ fn an_append_to_a_long_commands_file_downloads_only_the_new_line() {
         let calls = rig.render_calls().len();
         let line = format!("rend:-s {k} -e {k} scenes/shot02.mb\n");
         let before = rig.emu.stats();
-        rig.rt
+        rig.emu
+            .rt
             .block_on(f.append("commands.txt", line.clone().into_bytes()))
             .expect("append");
         let after_client = rig.emu.stats();
@@ -576,10 +269,10 @@ fn twenty_clients_fifty_appends_each() {
         .expect("seed");
     rig.start();
     let t = Instant::now();
-    rig.append_concurrently(20, 50);
+    append_concurrently(&rig, 20, 50);
     println!("1000 appends from 20 clients: {:?}", t.elapsed());
     let before = rig.emu.stats();
-    rig.check_exactly_once(1000);
+    check_exactly_once(&rig, 1000);
     println!("1000 appends and 1000 renders: {:?}", t.elapsed());
     show(
         "the node's traffic after the appends",
@@ -604,27 +297,14 @@ fn twenty_clients_fifty_appends_each_with_faults() {
         .put_file("/Maya/commands.txt", &b""[..])
         .expect("seed");
     rig.start();
-    rig.emu.set_faults(FaultConfig {
-        rate: 0.2,
-        kinds: vec![
-            FaultKind::TooManyRequests,
-            FaultKind::InternalError,
-            FaultKind::Drop,
-            FaultKind::DropAfterCommit,
-        ],
-        // The emulator's Retry-After; waiting it out is what the unit
-        // tests check, and 0 keeps this run short.
-        retry_after_secs: 0,
-        seed: Some(20),
-        ..FaultConfig::default()
-    });
+    rig.emu.set_faults(flaky(0.2, 20));
     let t = Instant::now();
-    rig.append_concurrently(20, 50);
+    append_concurrently(&rig, 20, 50);
     println!(
         "1000 appends from 20 clients with 20 % faults: {:?}",
         t.elapsed()
     );
-    rig.check_exactly_once(1000);
+    check_exactly_once(&rig, 1000);
     println!("... and 1000 renders: {:?}", t.elapsed());
     let s = rig.emu.stats();
     println!("faults injected: {:?}", s.faults);
@@ -769,7 +449,7 @@ fn token_expiry_and_cursor_resets_lose_and_double_nothing() {
     for _ in 0..5 {
         send(&rig);
     }
-    rig.check_exactly_once(20);
+    check_exactly_once(&rig, 20);
     let stderr = rig.stderr();
     assert!(
         stderr.contains("refreshing the Dropbox access token"),
@@ -808,7 +488,7 @@ fn a_static_token_that_expires_says_what_to_do_and_the_node_keeps_going() {
         "{err}"
     );
     std::thread::sleep(Duration::from_secs(6));
-    let node = rig.node.as_mut().expect("running");
+    let node = rig.node();
     assert!(
         node.try_wait().expect("try_wait").is_none(),
         "the node is still running"

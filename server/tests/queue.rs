@@ -8,19 +8,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Rig, alive};
-
-fn render_pid(rig: &Rig) -> i32 {
-    std::fs::read_to_string(&rig.pid_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn proc_state(pid: i32) -> Option<char> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 2..].chars().next()
-}
+use common::{Rig, alive, procfs};
 
 #[test]
 fn cancel_mid_render_leaves_no_process_behind() {
@@ -29,7 +17,7 @@ fn cancel_mid_render_leaves_no_process_behind() {
     rig.start();
     rig.append(b"rend:-s 1 -e 20 scenes/shot01.ma\nrend:-s 1 -e 1 scenes/shot02.mb\n");
     rig.wait_until("a frame", || !rig.frames("job-0001").is_empty());
-    let pid = render_pid(&rig);
+    let pid = rig.renderer_pid();
     assert!(alive(pid));
     let out = rig.client(&["cancel", "1"]);
     assert!(
@@ -194,7 +182,7 @@ fn a_stalled_render_is_retried_then_failed_and_webhooks_hear_about_it() {
         rig.log()
     );
     rig.wait_events("failed", 1);
-    let pid = render_pid(&rig);
+    let pid = rig.renderer_pid();
     rig.wait_until("the hung renderer to be gone", || !alive(pid));
     rig.wait_until("a webhook and an ntfy post", || {
         let r = hooks.requests();
@@ -220,9 +208,9 @@ fn suspend_resume_retry_status_and_help() {
     rig.start();
     rig.append(b"rend:-s 1 -e 12 scenes/shot01.ma\n");
     rig.wait_until("a frame", || !rig.frames("job-0001").is_empty());
-    let pid = render_pid(&rig);
+    let pid = rig.renderer_pid();
     assert!(rig.client(&["suspend", "1"]).status.success());
-    rig.wait_until("SIGSTOP", || proc_state(pid) == Some('T'));
+    rig.wait_until("SIGSTOP", || procfs::state(pid) == Some('T'));
     rig.wait_until("status to say suspended", || {
         rig.status().current.is_some_and(|c| c.state == "suspended")
     });
@@ -234,7 +222,7 @@ fn suspend_resume_retry_status_and_help() {
         "no progress while suspended"
     );
     assert!(rig.client(&["resume", "1"]).status.success());
-    rig.wait_until("SIGCONT", || proc_state(pid) != Some('T'));
+    rig.wait_until("SIGCONT", || procfs::state(pid) != Some('T'));
     rig.wait_until("more frames", || rig.frames("job-0001").len() > frozen + 1);
     assert!(rig.client(&["cancel", "1"]).status.success());
     rig.wait_events("cancelled", 1);

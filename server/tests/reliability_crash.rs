@@ -28,8 +28,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use reliability::{
-    Figures, accepted_frames, bad_log_lines, check_status_files, frame_of_line, frames_in,
-    invoked_frames, long, pct, read_ledger, renderers, seed, whole_png,
+    accepted_frames, bad_log_lines, check_status_files, frame_of_line, frames_in, invoked_frames,
+    long, pct, read_ledger, renderers, seed, whole_png,
 };
 
 /// What the node was doing when it was killed, judged from what it left.
@@ -129,7 +129,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let (n_cmds, n_kills): (u64, usize) = if long() { (400, 1200) } else { (60, 110) };
     let seed = seed(20_261_122);
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut fig = Figures::new("crash");
+    let mut fig = reliability::figures("crash");
     fig.line(format!(
         "seed {seed} (DROPRENDER_SEED), {n_kills} kills planned, {n_cmds} render commands"
     ));
@@ -294,10 +294,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
                 e.1 += u32::from(caught);
             }
         }
-        let sim_pid: i32 = std::fs::read_to_string(&rig.pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
+        let sim_pid: i32 = rig.renderer_pid();
         let rendering = sim_pid > 0 && alive(sim_pid);
         rig.kill9();
 

@@ -188,7 +188,7 @@ fn report(fig: &mut Figures, rig: &Rig, ks: &[u64]) {
 
 #[test]
 fn a_read_only_folder_is_reported_and_nothing_is_lost_when_it_clears() {
-    let mut fig = Figures::new("faults-read-only-folder");
+    let mut fig = reliability::figures("faults-read-only-folder");
     let mut rig = rig();
     // The node's folder is a bind mount of a backing dir, as if the synced
     // folder were remounted read-only under a running sync engine (which
@@ -324,7 +324,7 @@ fn fill(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn a_full_state_disk_is_reported_and_nothing_is_lost_when_it_clears() {
-    let mut fig = Figures::new("faults-state-disk-full");
+    let mut fig = reliability::figures("faults-state-disk-full");
     let mut rig = rig();
     let mount = match Mount::tmpfs(&rig.state, "2m") {
         Ok(m) => m,
@@ -534,7 +534,7 @@ fn a_full_state_disk_is_reported_and_nothing_is_lost_when_it_clears() {
 
 #[test]
 fn a_deleted_and_recreated_folder_is_reported_and_nothing_is_lost() {
-    let mut fig = Figures::new("faults-folder-deleted");
+    let mut fig = reliability::figures("faults-folder-deleted");
     let mut rig = rig();
     rig.start();
     let mut ks = Vec::new();
@@ -611,7 +611,7 @@ fn a_deleted_and_recreated_folder_is_reported_and_nothing_is_lost() {
 
 #[test]
 fn commands_txt_replaced_by_a_directory_is_reported_and_nothing_is_lost() {
-    let mut fig = Figures::new("faults-commands-is-a-directory");
+    let mut fig = reliability::figures("faults-commands-is-a-directory");
     let mut rig = rig();
     rig.start();
     let mut ks = Vec::new();

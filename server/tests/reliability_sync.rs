@@ -14,17 +14,15 @@
 mod common;
 #[path = "common/reliability.rs"]
 mod reliability;
-#[path = "common/syncthing.rs"]
-mod syncthing;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Rig, client_bin, require_tool};
+use common::{Rig, client_bin, require_tool, syncthing};
 use droprender_shared::status::StatusDoc;
-use reliability::{Figures, accepted_frames, bad_log_lines, invoked_frames, long, pct};
+use reliability::{accepted_frames, bad_log_lines, invoked_frames, long, pct};
 
 fn send(laptop: &Path, k: u64) {
     let k = k.to_string();
@@ -76,7 +74,7 @@ fn syncthing_between_laptop_and_node_runs_every_line_once() {
         return;
     };
     let (rounds, conflict_rounds) = if long() { (20, 10) } else { (4, 2) };
-    let mut fig = Figures::new("sync");
+    let mut fig = reliability::figures("sync");
     let version = Command::new(&bin)
         .arg("--version")
         .output()

@@ -1,20 +1,20 @@
 //! The Slurm executor end to end: the real node binary with `[executor] kind
-//! = "slurm"` against a real single-host Slurm cluster (tests/common/slurm.rs),
+//! = "slurm"` against a real single-host Slurm cluster (droprender_testkit::slurm),
 //! with the Render simulator (and Blender when installed) as the renderer.
 //!
 //! Each test starts its own cluster; a lock makes them take turns (Slurm's
 //! ports are fixed). Without Slurm or munge installed they skip loudly, or
 //! fail with DROPRENDER_REQUIRE_TOOLS=1.
 
-#[path = "common/slurm.rs"]
-mod cluster;
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cluster::Cluster;
+use common::blender::TinyScene;
+use common::procfs::{self, now_ns as monotonic_ns};
+use common::slurm::{self as cluster, Cluster};
 use common::{Rig, require_tool};
 
 const NODE_NAME: &str = "farmbox";
@@ -60,23 +60,7 @@ fn farm_processes(rig: &Rig) -> Vec<i32> {
         "DROPRENDER_JOB=slurm/{}:",
         droprender_node::exec::local::process::node_id(&rig.state)
     );
-    let mut out = Vec::new();
-    for ent in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(ent.path().join("environ")) else {
-            continue;
-        };
-        if env
-            .split(|b| *b == 0)
-            .any(|kv| kv.starts_with(needle.as_bytes()))
-            && common::alive(pid)
-        {
-            out.push(pid);
-        }
-    }
-    out
+    procfs::live_with_env(|env| env.iter().any(|kv| kv.starts_with(needle.as_bytes())))
 }
 
 fn wait_long(rig: &Rig, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
@@ -137,22 +121,6 @@ fn a_chunked_job_renders_through_slurm() {
     let _ = rig.stop();
 }
 
-/// The test's own trusted script (not channel input) that builds a tiny Cycles scene.
-const MAKE_SCENE: &str = r#"
-import bpy, sys
-path = sys.argv[sys.argv.index("--") + 1]
-s = bpy.context.scene
-s.render.engine = 'CYCLES'
-s.cycles.samples = 2
-s.cycles.use_denoising = False
-s.render.resolution_x = 32
-s.render.resolution_y = 24
-s.render.resolution_percentage = 100
-s.frame_start = 1
-s.frame_end = 4
-bpy.ops.wm.save_as_mainfile(filepath=path)
-"#;
-
 #[test]
 fn blender_renders_through_slurm() {
     let Some(blender) = require_tool("blender") else {
@@ -162,27 +130,14 @@ fn blender_renders_through_slurm() {
         return;
     };
     let mut rig = slurm_rig(&cluster, "");
-    let script = rig.dir.path().join("make_scene.py");
-    std::fs::write(&script, MAKE_SCENE).expect("script");
-    let scene = rig.projects.join("tiny.blend");
-    let out = std::process::Command::new(&blender)
-        .args(["-b", "-Y", "--factory-startup", "--python"])
-        .arg(&script)
-        .arg("--")
-        .arg(&scene)
-        .output()
-        .expect("run blender");
-    assert!(
-        out.status.success() && scene.exists(),
-        "scene generation failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let f = std::fs::File::options()
-        .write(true)
-        .open(&scene)
-        .expect("open");
-    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
-        .expect("mtime");
+    // A tiny Cycles scene: 32×24, frames 1–4.
+    TinyScene {
+        samples: 2,
+        resolution: (32, 24),
+        frames: (1, 4),
+        autorun_marker: None,
+    }
+    .make(&blender, rig.dir.path(), &rig.projects.join("tiny.blend"));
     rig.extra_args = vec!["--blender".into(), blender.display().to_string()];
     rig.start();
     rig.append(b"rend:blender -s 1 -e 4 tiny.blend\n");
@@ -394,12 +349,6 @@ fn a_stopped_controller_delays_the_job_and_loses_nothing() {
     assert_eq!(rig.frames("job-0001").len(), 6);
     assert_eq!(cluster.array_ids(&job_name(1)).len(), 1, "{log}");
     let _ = rig.stop();
-}
-
-/// CLOCK_MONOTONIC in ns: the simulator stamps its start with the same clock.
-fn monotonic_ns() -> u64 {
-    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).expect("clock");
-    t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
 }
 
 fn stamps(path: &Path) -> Vec<u64> {

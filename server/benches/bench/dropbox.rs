@@ -8,17 +8,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dropbox_emulator::{Config, Emulator, Stats};
+use dropbox_emulator::Stats;
+use droprender_testkit::emulator::{Emu, LONGPOLL_SCALE as SCALE, fast_longpolls};
+use droprender_testkit::log;
 
-use crate::rig::{self, Layout, Stamps};
+use crate::rig::{self, Stamps};
 use crate::sys::{human_ns, now_ns};
 use crate::{Row, Verdict};
 
 const TOKEN: &str = "bench-token";
 const ROOT: &str = "/Maya";
 const COMMANDS: &str = "/Maya/commands.txt";
-/// Longpolls are held for this fraction of their time (a 480 s longpoll: 4.8 s).
-const SCALE: f64 = 0.01;
+const LONGPOLL: &str = "/2/files/list_folder/longpoll";
 
 /// (requests, request bytes, response bytes) per route, `after - before`.
 type Traffic = BTreeMap<String, (u64, u64, u64)>;
@@ -90,70 +91,26 @@ fn median(mut v: Vec<u64>) -> u64 {
     v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0)
 }
 
-struct Emu {
-    rt: tokio::runtime::Runtime,
-    emu: Emulator,
-    running: Option<dropbox_emulator::RunningEmulator>,
-    url: String,
+/// The emulator, longpolls held [`SCALE`] of their time.
+fn emulator() -> Emu {
+    Emu::start(TOKEN, fast_longpolls(), 1)
 }
 
-impl Emu {
-    fn new() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let emu = Emulator::new(Config {
-            access_tokens: vec![TOKEN.into()],
-            longpoll_time_scale: SCALE,
-            ..Config::default()
-        });
-        let running = rt.block_on(emu.clone().start()).expect("emulator starts");
-        let url = running.url();
-        Emu {
-            rt,
-            emu,
-            running: Some(running),
-            url,
-        }
-    }
-
-    fn read(&self, path: &str) -> Vec<u8> {
-        self.emu
-            .get_file(path)
-            .map(|(_, b)| b.to_vec())
-            .unwrap_or_default()
-    }
-
-    fn log_events(&self, event: &str) -> usize {
-        String::from_utf8_lossy(&self.read("/Maya/LOG.txt"))
-            .lines()
-            .filter(|l| l.split(' ').nth(2).map(|w| w.trim_end_matches(':')) == Some(event))
-            .count()
-    }
-
-    fn idle(&self) -> bool {
-        let st = String::from_utf8_lossy(&self.read("/Maya/status.json")).into_owned();
-        serde_json::from_str::<serde_json::Value>(&st)
-            .is_ok_and(|v| v["state"] == "idle" && v["queue"].as_array().is_some_and(Vec::is_empty))
-    }
-
-    fn longpolls(&self) -> u64 {
-        self.emu
-            .stats()
-            .routes
-            .get("/2/files/list_folder/longpoll")
-            .map_or(0, |r| r.requests)
-    }
+fn read(e: &Emu, path: &str) -> Vec<u8> {
+    e.get_file(path)
+        .map(|(_, b)| b.to_vec())
+        .unwrap_or_default()
 }
 
-impl Drop for Emu {
-    fn drop(&mut self) {
-        if let Some(r) = self.running.take() {
-            let _ = self.rt.block_on(r.shutdown());
-        }
-    }
+/// `event` lines in LOG.txt.
+fn log_events(e: &Emu, event: &str) -> usize {
+    log::events(&e.text("/Maya/LOG.txt"), event).len()
+}
+
+fn is_idle(e: &Emu) -> bool {
+    let st = e.text("/Maya/status.json");
+    serde_json::from_str::<serde_json::Value>(&st)
+        .is_ok_and(|v| v["state"] == "idle" && v["queue"].as_array().is_some_and(Vec::is_empty))
 }
 
 struct Case {
@@ -170,31 +127,15 @@ struct Case {
 
 /// One node in API mode on a commands.txt of `history` lines.
 fn measure_node(history: usize, commands: usize, idle: Option<Duration>) -> Option<Case> {
-    let e = Emu::new();
+    let e = emulator();
     let hist = rig::history_text(history);
-    e.emu
-        .put_file(COMMANDS, hist.clone())
+    e.put_file(COMMANDS, hist.clone())
         .expect("seed commands.txt");
-    let l = Layout::new();
+    let l = rig::layout();
     let config_home = l.dir.path().join("config");
     std::fs::create_dir_all(&config_home).expect("config home");
-    let env: Vec<(String, String)> = [
-        ("DROPRENDER_DROPBOX_API_URL", e.url.as_str()),
-        ("DROPRENDER_DROPBOX_CONTENT_URL", e.url.as_str()),
-        ("DROPRENDER_DROPBOX_NOTIFY_URL", e.url.as_str()),
-        ("DROPRENDER_DROPBOX_OAUTH_URL", e.url.as_str()),
-        (
-            "DROPRENDER_DROPBOX_APP_KEY",
-            e.emu.config().app_key.as_str(),
-        ),
-        ("DROPRENDER_DROPBOX_RETRY_BASE_MS", "20"),
-        ("DROPRENDER_DROPBOX_TOKEN", TOKEN),
-        ("XDG_CONFIG_HOME", &config_home.display().to_string()),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-    .collect();
-    let (mut node, _) = rig::start_node(&l, &env, &["--dropbox".into(), ROOT.into()]);
+    let env = e.child_env(&config_home, true);
+    let (mut node, _) = rig::start_node(&l, &env, Some(ROOT));
     // API mode not built yet (or broken): the node exits at once.
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(60) {
@@ -205,12 +146,12 @@ fn measure_node(history: usize, commands: usize, idle: Option<Duration>) -> Opti
             );
             return None;
         }
-        if e.emu.get_file("/Maya/status.json").is_some() && e.longpolls() > 0 {
+        if e.get_file("/Maya/status.json").is_some() && e.requests(LONGPOLL) > 0 {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    if e.longpolls() == 0 {
+    if e.requests(LONGPOLL) == 0 {
         eprintln!(
             "bench: the node in Dropbox API mode never started its longpoll:\n{}",
             node.stderr_tail()
@@ -232,23 +173,23 @@ fn measure_node(history: usize, commands: usize, idle: Option<Duration>) -> Opti
         "the API-mode node to be idle",
         Duration::from_secs(60),
         Duration::from_millis(20),
-        || e.idle(),
+        || is_idle(&e),
     );
     for k in 0..commands {
         // Let the node settle into its longpoll.
         std::thread::sleep(Duration::from_millis(800));
         let line = rig::render_line(100 + k as u64, "shot01.ma");
         case.line_len = line.len();
-        let mut text = e.read(COMMANDS);
+        let mut text = read(&e, COMMANDS);
         text.extend_from_slice(line.as_bytes());
-        let s0 = e.emu.stats();
+        let s0 = e.stats();
         // A desktop app or a phone writing the file: not counted in the stats.
         let t0 = now_ns();
-        e.emu.put_file(COMMANDS, text).expect("put commands.txt");
+        e.put_file(COMMANDS, text).expect("put commands.txt");
         let mut snaps: Vec<(u64, Stats)> = Vec::new();
         let t = Instant::now();
         while stamps.poll() <= k {
-            snaps.push((now_ns(), e.emu.stats()));
+            snaps.push((now_ns(), e.stats()));
             assert!(
                 t.elapsed() < Duration::from_secs(60) && node.alive(),
                 "the API-mode node never started the renderer\n{}",
@@ -268,24 +209,23 @@ fn measure_node(history: usize, commands: usize, idle: Option<Duration>) -> Opti
             "the API-mode render to finish",
             Duration::from_secs(60),
             Duration::from_millis(20),
-            || e.log_events("finished") > k && e.idle(),
+            || log_events(&e, "finished") > k && is_idle(&e),
         );
         std::thread::sleep(Duration::from_secs(1));
-        case.all.push(diff(&e.emu.stats(), &s0));
+        case.all.push(diff(&e.stats(), &s0));
     }
     case.lp_req_bytes = e
-        .emu
         .stats()
         .routes
-        .get("/2/files/list_folder/longpoll")
+        .get(LONGPOLL)
         .map_or(0, |r| r.request_bytes / r.requests.max(1));
     if let Some(window) = idle {
         std::thread::sleep(Duration::from_secs(1));
-        let a = e.emu.stats();
+        let a = e.stats();
         std::thread::sleep(window);
-        let d = diff(&e.emu.stats(), &a);
+        let d = diff(&e.stats(), &a);
         let secs = window.as_secs_f64();
-        let polls = d.get("/2/files/list_folder/longpoll").map_or(0, |r| r.0);
+        let polls = d.get(LONGPOLL).map_or(0, |r| r.0);
         let other = requests(&d, false);
         // Longpolls are held SCALE of their real time; the rest runs in real time.
         let per_hour = polls as f64 * 3600.0 / (secs / SCALE) + other as f64 * 3600.0 / secs;
@@ -299,9 +239,9 @@ fn measure_node(history: usize, commands: usize, idle: Option<Duration>) -> Opti
 /// changes: (get_metadata requests per second while idle, downloaded bytes
 /// per command, requests per command, file size).
 fn measure_paper(history: usize, idle: Duration, commands: usize) -> (f64, u64, f64, usize) {
-    let e = Emu::new();
+    let e = emulator();
     let hist = rig::history_text(history);
-    e.emu.put_file(COMMANDS, hist.clone()).expect("seed");
+    e.put_file(COMMANDS, hist.clone()).expect("seed");
     let stop = Arc::new(AtomicBool::new(false));
     let ran = Arc::new(AtomicU64::new(0));
     let task = {
@@ -312,15 +252,15 @@ fn measure_paper(history: usize, idle: Duration, commands: usize) -> (f64, u64, 
     };
     // Let it start polling.
     std::thread::sleep(Duration::from_millis(500));
-    let a = e.emu.stats();
+    let a = e.stats();
     std::thread::sleep(idle);
-    let d = diff(&e.emu.stats(), &a);
+    let d = diff(&e.stats(), &a);
     let per_s = requests(&d, true) as f64 / idle.as_secs_f64();
-    let before = e.emu.stats();
+    let before = e.stats();
     let mut text = hist.clone();
     for k in 0..commands {
         text.extend_from_slice(rig::render_line(100 + k as u64, "shot01.ma").as_bytes());
-        e.emu.put_file(COMMANDS, text.clone()).expect("put");
+        e.put_file(COMMANDS, text.clone()).expect("put");
         let want = k as u64 + 1;
         let w = Instant::now();
         while ran.load(Ordering::SeqCst) < want && w.elapsed() < Duration::from_secs(30) {
@@ -328,7 +268,7 @@ fn measure_paper(history: usize, idle: Duration, commands: usize) -> (f64, u64, 
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let d = diff(&e.emu.stats(), &before);
+    let d = diff(&e.stats(), &before);
     stop.store(true, Ordering::SeqCst);
     let _ = e.rt.block_on(task);
     let dl = d.get("/2/files/download").map_or(0, |r| r.1 + r.2);

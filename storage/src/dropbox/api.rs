@@ -459,6 +459,7 @@ mod tests {
     use std::time::Instant;
 
     use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RateLimitStyle};
+    use droprender_testkit::emulator_settings;
 
     use super::*;
     use crate::dropbox::wire::PathArg;
@@ -494,24 +495,8 @@ mod tests {
     }
 
     async fn emulator() -> (Emulator, dropbox_emulator::RunningEmulator, Api) {
-        let emu = Emulator::new(Config {
-            access_tokens: vec!["t".into()],
-            ..Config::default()
-        });
-        let running = emu.clone().start().await.expect("emulator");
-        let url = running.url();
-        let settings = DropboxSettings {
-            api_url: url.clone(),
-            content_url: url.clone(),
-            notify_url: url.clone(),
-            oauth_url: url,
-            retry: RetryPolicy {
-                base: Duration::from_millis(10),
-                cap: Duration::from_millis(100),
-                max_attempts: 5,
-            },
-            ..DropboxSettings::default()
-        };
+        let (emu, running) = droprender_testkit::emulator::start("t", Config::default()).await;
+        let settings = emulator_settings!(running.url(), retry_ms: (10, 100, 5));
         let api = Api::new(&settings, Credentials::Token(Secret::new("t"))).expect("api");
         (emu, running, api)
     }

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use dropbox_emulator::{Config, Emulator, FaultConfig, FaultKind, RunningEmulator};
+use dropbox_emulator::{Config, Emulator, FaultKind, RunningEmulator};
+use droprender_testkit::emulator::{self, LONGPOLL_SCALE, TOKEN, concurrently};
+use droprender_testkit::emulator_settings;
 use tokio::sync::mpsc;
 
 use super::*;
 use transfer::UPLOAD_LIMIT;
-
-const TOKEN: &str = "test-token";
 
 struct Rig {
     emu: Emulator,
@@ -20,31 +20,23 @@ impl Rig {
         Self::with(Config::default()).await
     }
 
+    /// `config` with longpolls held 1/100 of their time.
     async fn with(config: Config) -> Self {
-        let emu = Emulator::new(Config {
-            access_tokens: vec![TOKEN.into()],
-            longpoll_time_scale: 0.01,
+        let config = Config {
+            longpoll_time_scale: LONGPOLL_SCALE,
             ..config
-        });
-        let running = emu.clone().start().await.expect("emulator starts");
+        };
+        let (emu, running) = emulator::start(TOKEN, config).await;
         Rig { emu, running }
     }
 
     fn settings(&self) -> DropboxSettings {
-        let url = self.running.url();
-        DropboxSettings {
+        emulator_settings!(
+            self.running.url(),
+            retry_ms: (5, 200, 30),
             app_key: self.emu.config().app_key.clone(),
-            api_url: url.clone(),
-            content_url: url.clone(),
-            notify_url: url.clone(),
-            oauth_url: url,
             longpoll_timeout: Duration::from_secs(30),
-            retry: RetryPolicy {
-                base: Duration::from_millis(5),
-                cap: Duration::from_millis(200),
-                max_attempts: 30,
-            },
-        }
+        )
     }
 
     fn folder(&self) -> DropboxFolder {
@@ -57,14 +49,11 @@ impl Rig {
     }
 
     fn text(&self, path: &str) -> String {
-        self.emu
-            .get_file(path)
-            .map(|(_, b)| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        droprender_testkit::log::emulator_text(&self.emu, path)
     }
 
     fn requests(&self, route: &str) -> u64 {
-        self.emu.stats().routes.get(route).map_or(0, |r| r.requests)
+        emulator::requests(&self.emu, route)
     }
 }
 
@@ -281,35 +270,19 @@ async fn the_longpoll_sends_no_auth_and_honours_backoff() {
 #[tokio::test]
 async fn concurrent_appenders_lose_nothing_even_with_faults() {
     let rig = Rig::new().await;
-    rig.emu.set_faults(FaultConfig {
-        rate: 0.2,
-        kinds: vec![
-            FaultKind::TooManyRequests,
-            FaultKind::InternalError,
-            FaultKind::Drop,
-            FaultKind::DropAfterCommit,
-        ],
-        retry_after_secs: 0,
-        seed: Some(7),
-        ..FaultConfig::default()
-    });
-    let mut tasks = Vec::new();
-    for c in 0..8 {
-        let f = rig.folder();
-        tasks.push(tokio::spawn(async move {
-            for i in 0..15 {
-                f.append(
-                    "commands.txt",
-                    format!("rend:-s {c} -e {i} a.mb\n").into_bytes(),
-                )
-                .await
-                .expect("append");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("task");
-    }
+    rig.emu.set_faults(emulator::flaky(0.2, 7));
+    let folders: Vec<DropboxFolder> = (0..8).map(|_| rig.folder()).collect();
+    concurrently(folders, |c, f| async move {
+        for i in 0..15 {
+            f.append(
+                "commands.txt",
+                format!("rend:-s {c} -e {i} a.mb\n").into_bytes(),
+            )
+            .await
+            .expect("append");
+        }
+    })
+    .await;
     let text = rig.text("/Maya/commands.txt");
     let mut lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 120, "{text}");

@@ -3,10 +3,6 @@
 //! relays, no NAT/UPnP or STUN, no global announce, no usage or crash
 //! reporting, no upgrades: they only ever talk to each other on 127.0.0.1.
 //! The GUI/REST API listens on a free loopback port with an API key.
-//!
-//! Included by a suite with `#[path = "common/syncthing.rs"] mod syncthing;`.
-
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

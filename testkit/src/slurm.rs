@@ -10,10 +10,6 @@
 //! stopped by `Drop` (SIGTERM, then SIGKILL), also when a test panics; their
 //! pids are kept in a file beside the lock, so a cluster left behind by a
 //! test process that was killed is stopped by the next one (those pids only).
-//!
-//! Used by tests/slurm.rs only (`#[path]`), next to `mod common`.
-
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::io::Write;
@@ -68,7 +64,7 @@ fn stop_stale(pids_file: &Path) {
             );
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             for _ in 0..100 {
-                if !crate::common::alive(pid) {
+                if !crate::procfs::alive(pid) {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -96,7 +92,7 @@ impl Cluster {
             "scancel",
             "sinfo",
         ] {
-            crate::common::require_tool(tool)?;
+            crate::bins::require_tool(tool)?;
         }
         let guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
         let (lock, pids) = lock_paths();
