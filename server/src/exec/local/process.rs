@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use droprender_supervise::{Spec, SpawnError, Supervised};
+use droprender_supervise::{SpawnError, Spec, Supervised};
 
 use crate::renderer::Invocation;
 
