@@ -198,6 +198,16 @@ fn join_args(args: &[String]) -> String {
 
 /// Validates with the shared grammar, then appends the normalised line in one write.
 async fn send<F: Folder>(folder: &F, raw: &str) -> Result<(), Failure> {
+    let line = append_line(folder, raw).await?;
+    println!("sent: {line}");
+    Ok(())
+}
+
+/// Appends one command to commands.txt and returns its canonical text:
+/// validated with the shared grammar, normalised, unique in its bytes where
+/// the storage judges an uncertain append by content (see
+/// `droprender_shared::normalize::marked`).
+pub async fn append_line<F: Folder>(folder: &F, raw: &str) -> Result<String, Failure> {
     if raw.contains('\n') || raw.contains('\r') {
         return Err(Failure::Refused("send one line at a time".into()));
     }
@@ -236,8 +246,7 @@ async fn send<F: Folder>(folder: &F, raw: &str) -> Result<(), Failure> {
         .append(files::COMMANDS, bytes)
         .await
         .with_context(|| format!("appending to {}", files::COMMANDS))?;
-    println!("sent: {}", cmd.to_line());
-    Ok(())
+    Ok(cmd.to_line())
 }
 
 fn refusal(e: &ParseError) -> String {
