@@ -191,7 +191,12 @@ pub fn main() -> ExitCode {
         }
         Cmd::Init(a) => init(a),
         Cmd::Service(a) => crate::service::main(a),
+        #[cfg(unix)]
         Cmd::SlurmTask { work_dir } => return crate::exec::slurm::task_main(work_dir),
+        #[cfg(not(unix))]
+        Cmd::SlurmTask { .. } => Err(anyhow::anyhow!(
+            "slurm-task runs only on a Slurm cluster's Unix nodes"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -145,10 +145,10 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     })?;
     println!("\nLook at:");
     println!(
-        "  {}/status.txt, LOG.txt, preview.jpg, contact.jpg",
-        dir.display()
+        "  {}, LOG.txt, preview.jpg, contact.jpg",
+        dir.join("status.txt").display()
     );
-    println!("  {}/ for the frames", cfg.output.display());
+    println!("  {} for the frames", cfg.output.display());
     println!("\nRun a node on this folder yourself:");
     println!(
         "  droprender-node run --folder {} --projects {} --output {} --state {} --maya {}",

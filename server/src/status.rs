@@ -112,14 +112,7 @@ impl Names {
 }
 
 fn memory_mb() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb / 1024)
+    droprender_supervise::total_memory().map_or(0, |b| b / (1024 * 1024))
 }
 
 /// What the node tells about itself (BackburnerPy's "server info").

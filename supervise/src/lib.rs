@@ -406,6 +406,14 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown-host".to_owned())
 }
 
+/// This machine's physical memory in bytes (status files show it).
+pub fn total_memory() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    return linux::total_memory();
+    #[cfg(not(target_os = "linux"))]
+    return sysinfo_table::total_memory();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

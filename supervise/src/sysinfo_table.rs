@@ -51,3 +51,9 @@ pub(crate) fn one(pid: u32) -> Option<(u64, bool)> {
     let p = sys.process(pid)?;
     Some((p.start_time(), p.status() != ProcessStatus::Zombie))
 }
+
+pub(crate) fn total_memory() -> Option<u64> {
+    let mut sys = sysinfo::System::new();
+    sys.refresh_memory();
+    Some(sys.total_memory()).filter(|m| *m > 0)
+}
