@@ -46,6 +46,8 @@ pub struct FileConfig {
     pub dropbox_api: DropboxFile,
     #[serde(default)]
     pub preview: PreviewFile,
+    #[serde(default)]
+    pub verify: VerifyFile,
     /// Seconds a scene must be unchanged before it is rendered (half-synced scenes).
     pub scene_stable_secs: Option<f64>,
     /// Also log to this file, rotated daily (7 kept).
@@ -120,6 +122,9 @@ pub struct JobsFile {
     pub timeout: Option<String>,
     /// A render that prints nothing for this long is stalled, e.g. "30m".
     pub stall: Option<String>,
+    /// Times a frame that fails its checks is rendered again before the job
+    /// fails (default 2).
+    pub verify_retries: Option<u32>,
 }
 
 /// `[notify]`: who hears about finished, failed and stalled jobs.
@@ -139,6 +144,25 @@ pub struct NotifyFile {
 pub struct PreviewFile {
     /// Refresh preview.jpg every N finished frames (0 = only on `progress:`).
     pub every_frames: Option<u32>,
+    /// Write preview.mp4 (or preview.gif without ffmpeg) on `progress:` and
+    /// at a job's end (default true).
+    pub video: Option<bool>,
+    /// ffmpeg to encode it with (default: found on PATH or in its usual place).
+    pub ffmpeg: Option<PathBuf>,
+    /// The scenes' frame rate (default 24).
+    pub fps: Option<u32>,
+    /// At most this many frames in the video, evenly picked (default 240).
+    pub video_frames: Option<usize>,
+}
+
+/// `[verify]`: when a rendered frame counts as done.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyFile {
+    /// Judge frames at all (default true): whole, and they decode.
+    pub enabled: Option<bool>,
+    /// A frame of one flat colour (all black…) is bad (default true).
+    pub black_frames: Option<bool>,
 }
 
 /// `[dropbox_api]`: where the Dropbox API lives and which app this is.
@@ -261,6 +285,10 @@ pub struct Config {
     pub status_batch: Duration,
     pub log_max_bytes: Option<u64>,
     pub preview_every: u32,
+    pub video: Option<crate::frames::video::VideoSettings>,
+    /// `None`: frames are not judged beyond being whole on disk.
+    pub verify: Option<crate::frames::verify::Checks>,
+    pub verify_retries: u32,
     pub scene_stable: Duration,
     pub log_file: Option<PathBuf>,
     pub default_retries: u32,
@@ -304,6 +332,12 @@ impl Config {
             {
                 *program = p;
             }
+        }
+        if let Some(v) = &mut self.video {
+            let wanted = v.ffmpeg.clone().unwrap_or_else(|| "ffmpeg".into());
+            v.ffmpeg = Some(crate::programs::locate("ffmpeg", &wanted))
+                .filter(crate::programs::Found::is_found)
+                .map(|f| f.path().to_path_buf());
         }
     }
 }
@@ -543,6 +577,16 @@ impl Config {
                 .or(is_dropbox.then_some(64))
                 .map(|kb| kb.max(4).saturating_mul(1024)),
             preview_every: f.preview.every_frames.unwrap_or(0),
+            video: f.preview.video.unwrap_or(true).then(|| crate::frames::video::VideoSettings {
+                ffmpeg: f.preview.ffmpeg.clone(),
+                fps: f.preview.fps.unwrap_or(24).clamp(1, 240),
+                max_frames: f.preview.video_frames.unwrap_or(240).clamp(2, 10_000),
+            }),
+            verify: f.verify.enabled.unwrap_or(true).then(|| crate::frames::verify::Checks {
+                decode: true,
+                flat: f.verify.black_frames.unwrap_or(true),
+            }),
+            verify_retries: f.jobs.verify_retries.unwrap_or(2).min(10),
             scene_stable: Duration::try_from_secs_f64(f.scene_stable_secs.unwrap_or(3.0)).map_err(
                 |_| ConfigError::Invalid("scene_stable_secs must be 0 or more seconds".into()),
             )?,

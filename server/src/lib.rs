@@ -13,6 +13,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod exec;
+pub mod frames;
 pub mod launch;
 pub mod ledger;
 pub mod node;

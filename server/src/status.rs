@@ -133,9 +133,19 @@ pub fn node_info(cfg: &Config) -> NodeInfo {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         memory_mb: memory_mb(),
         version: env!("CARGO_PKG_VERSION").into(),
-        renderers: vec![
-            renderer("maya", &cfg.maya),
-            renderer("blender", &cfg.blender),
-        ],
+        renderers: {
+            let mut r = vec![
+                renderer("maya", &cfg.maya),
+                renderer("blender", &cfg.blender),
+            ];
+            // The preview video's encoder: status says whether there is one.
+            if let Some(v) = &cfg.video {
+                r.push(renderer(
+                    "ffmpeg",
+                    v.ffmpeg.as_deref().unwrap_or(std::path::Path::new("ffmpeg")),
+                ));
+            }
+            r
+        },
     }
 }

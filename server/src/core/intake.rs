@@ -104,6 +104,7 @@ impl Core {
                                 failures: 0,
                                 slurm: None,
                                 slot: None,
+                                frame_summary: None,
                             });
                             log.push(
                                 LogLine::new(now.wall, Ev::Accepted, cmd.to_line())

@@ -7,7 +7,12 @@ use droprender_shared::help::HELP;
 use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
 use droprender_storage::Folder;
 
-use super::{Node, blocking};
+use std::path::PathBuf;
+
+use super::{Internal, Node, blocking};
+use crate::core::live::FrameStat;
+use crate::core::time::stamp;
+use crate::frames::{self, Timing, verify::Verdict};
 use crate::channel::Plan;
 use crate::core::intake::{Intake, Step};
 use crate::core::{Act, Effects};
@@ -69,6 +74,13 @@ impl<F: Folder> Node<F> {
                 }
             }
             Act::Previews { job, log } => self.previews(job, log),
+            Act::Video { job } => self.video(job),
+            Act::JudgeFrame {
+                job,
+                frame,
+                path,
+                stat,
+            } => self.judge_frame(job, frame, path, stat),
             Act::Notify { job, kind, message } => {
                 if let Some(j) = self.ledger.job(job) {
                     self.notifier.send(Notice {
@@ -108,6 +120,31 @@ impl<F: Folder> Node<F> {
             }
             Act::RewriteStatus => self.publish.forget_written(),
         }
+    }
+
+    /// Judges a frame just rendered, off the runtime; a bad one is reported
+    /// back (it no longer counts).
+    fn judge_frame(&self, job: u64, frame: i64, path: PathBuf, stat: FrameStat) {
+        let (Some(checks), Some(j)) = (self.cfg.verify, self.ledger.job(job)) else {
+            return;
+        };
+        let dir = j.rec.output_dir.clone();
+        let timing = Timing {
+            started: stamp(stat.started),
+            ended: self.now().stamp(),
+            secs: stat.secs,
+            peak_mem_mb: stat.peak_mem.map(|b| b.div_ceil(1024 * 1024)),
+        };
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let verdict = tokio::task::spawn_blocking(move || {
+                frames::judge_one(&dir, &path, frame, Some(&timing), checks)
+            })
+            .await;
+            if let Ok(Some(Verdict::Bad(why))) = verdict {
+                let _ = tx.send(Internal::FrameBad { job, frame, why }).await;
+            }
+        });
     }
 
     /// Turns a plan's new lines into jobs, controls and rejections; makes

@@ -85,10 +85,12 @@ impl<F: Folder> Node<F> {
             farm: caps.farm,
             freeze: caps.freeze,
             slots: cfg.slots.clone(),
+            verify_retries: cfg.verify_retries,
         };
         let facts = DiskFacts {
             projects: cfg.projects.clone(),
             output: cfg.output.clone(),
+            checks: cfg.verify,
         };
         let cfg = Arc::new(cfg);
         let mut node = Node {
@@ -127,6 +129,13 @@ impl<F: Folder> Node<F> {
                 node.cfg.name
             ),
         );
+        if node.cfg.video.as_ref().is_some_and(|v| v.ffmpeg.is_none()) {
+            node.publish.say(
+                &now,
+                Ev::Warning,
+                "ffmpeg was not found: preview videos are written as preview.gif; install ffmpeg (or set [preview] ffmpeg) for preview.mp4",
+            );
+        }
         if !leftovers.is_empty() {
             node.publish.say(
                 &now,

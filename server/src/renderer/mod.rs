@@ -231,7 +231,11 @@ fn is_complete(path: &Path, ext: &str, len: u64) -> bool {
 
 /// Frames done in `dir`: present in every layer folder (when `layers` > 1).
 pub fn done_frames(dir: &Path, layers: usize) -> BTreeSet<i64> {
-    let files = frame_files(dir);
+    done_among(&frame_files(dir), layers)
+}
+
+/// Of these frame files, the frames present in every layer folder.
+pub fn done_among(files: &[FrameFile], layers: usize) -> BTreeSet<i64> {
     let groups: BTreeSet<&PathBuf> = files.iter().map(|f| &f.group).collect();
     if layers > 1 && groups.len() < layers {
         return BTreeSet::new();
