@@ -70,6 +70,11 @@ pub(crate) struct Knobs {
     pub lines_per_frame: Option<u64>,
     /// `RENDER_SIM_ENV_LOG`: where each run records the devices it was given.
     pub env_log: Option<PathBuf>,
+    /// `RENDER_SIM_BLACK_AT_FRAME=k`: frame k is written all black.
+    pub black_at: Option<f64>,
+    /// `RENDER_SIM_BLACK_ONCE_FILE`: with it, only the first such frame is
+    /// black (the process that creates this marker), so a re-render is good.
+    pub black_once: Option<PathBuf>,
 }
 
 impl Knobs {
@@ -92,6 +97,8 @@ impl Knobs {
             hook_log: path("RENDER_SIM_HOOK_LOG"),
             lines_per_frame: env_number("RENDER_SIM_LINES_PER_FRAME"),
             env_log: path("RENDER_SIM_ENV_LOG"),
+            black_at: env_number("RENDER_SIM_BLACK_AT_FRAME"),
+            black_once: path("RENDER_SIM_BLACK_ONCE_FILE"),
         }
     }
 
@@ -129,6 +136,19 @@ impl Knobs {
                 .open(marker)
                 .is_ok(),
         }
+    }
+
+    /// Whether frame `frame` is written all black.
+    pub(crate) fn black(&self, frame: f64) -> bool {
+        self.black_at.is_some_and(|k| (k - frame).abs() < 1e-6)
+            && match &self.black_once {
+                None => true,
+                Some(marker) => OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(marker)
+                    .is_ok(),
+            }
     }
 
     pub(crate) fn fate(&self, frame: f64) -> Fate {
