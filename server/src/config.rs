@@ -577,15 +577,23 @@ impl Config {
                 .or(is_dropbox.then_some(64))
                 .map(|kb| kb.max(4).saturating_mul(1024)),
             preview_every: f.preview.every_frames.unwrap_or(0),
-            video: f.preview.video.unwrap_or(true).then(|| crate::frames::video::VideoSettings {
-                ffmpeg: f.preview.ffmpeg.clone(),
-                fps: f.preview.fps.unwrap_or(24).clamp(1, 240),
-                max_frames: f.preview.video_frames.unwrap_or(240).clamp(2, 10_000),
-            }),
-            verify: f.verify.enabled.unwrap_or(true).then(|| crate::frames::verify::Checks {
-                decode: true,
-                flat: f.verify.black_frames.unwrap_or(true),
-            }),
+            video: f
+                .preview
+                .video
+                .unwrap_or(true)
+                .then(|| crate::frames::video::VideoSettings {
+                    ffmpeg: f.preview.ffmpeg.clone(),
+                    fps: f.preview.fps.unwrap_or(24).clamp(1, 240),
+                    max_frames: f.preview.video_frames.unwrap_or(240).clamp(2, 10_000),
+                }),
+            verify: f
+                .verify
+                .enabled
+                .unwrap_or(true)
+                .then(|| crate::frames::verify::Checks {
+                    decode: true,
+                    flat: f.verify.black_frames.unwrap_or(true),
+                }),
             verify_retries: f.jobs.verify_retries.unwrap_or(2).min(10),
             scene_stable: Duration::try_from_secs_f64(f.scene_stable_secs.unwrap_or(3.0)).map_err(
                 |_| ConfigError::Invalid("scene_stable_secs must be 0 or more seconds".into()),

@@ -142,7 +142,9 @@ pub fn node_info(cfg: &Config) -> NodeInfo {
             if let Some(v) = &cfg.video {
                 r.push(renderer(
                     "ffmpeg",
-                    v.ffmpeg.as_deref().unwrap_or(std::path::Path::new("ffmpeg")),
+                    v.ffmpeg
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new("ffmpeg")),
                 ));
             }
             r

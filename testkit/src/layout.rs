@@ -209,7 +209,9 @@ impl Layout {
     /// The frame files (images, not the node's frames.csv nor frames it
     /// moved aside as bad) in the job folders whose names start so.
     pub fn frames(&self, job_dir_prefix: &str) -> Vec<String> {
-        const IMAGES: &[&str] = &["png", "exr", "jpg", "jpeg", "tif", "tiff", "iff", "tga", "bmp", "hdr"];
+        const IMAGES: &[&str] = &[
+            "png", "exr", "jpg", "jpeg", "tif", "tiff", "iff", "tga", "bmp", "hdr",
+        ];
         let mut out = Vec::new();
         for d in std::fs::read_dir(&self.output).expect("output").flatten() {
             if d.file_name().to_string_lossy().starts_with(job_dir_prefix) {

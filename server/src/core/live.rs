@@ -55,10 +55,20 @@ pub struct Live {
 
 impl Live {
     /// A frame finished now: its record, and the next frame begins.
-    pub fn frame_done(&mut self, frame: Option<i64>, mono: Instant, wall: NaiveDateTime) -> FrameStat {
+    pub fn frame_done(
+        &mut self,
+        frame: Option<i64>,
+        mono: Instant,
+        wall: NaiveDateTime,
+    ) -> FrameStat {
         let (t0, w0) = self
             .frame_start
-            .or(self.started.map(|s| (s, wall - chrono::Duration::from_std(mono - s).unwrap_or_default())))
+            .or(self.started.map(|s| {
+                (
+                    s,
+                    wall - chrono::Duration::from_std(mono - s).unwrap_or_default(),
+                )
+            }))
             .unwrap_or((mono, wall));
         let stat = FrameStat {
             frame,

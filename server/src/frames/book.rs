@@ -225,7 +225,12 @@ mod tests {
         Book::append(
             d.path(),
             &[
-                row(2, Some(4.0), Verdict::Bad("does not decode (x, \"y\")".into()), 11),
+                row(
+                    2,
+                    Some(4.0),
+                    Verdict::Bad("does not decode (x, \"y\")".into()),
+                    11,
+                ),
                 row(3, Some(3.0), Verdict::Good, 10),
             ],
         )
@@ -235,7 +240,10 @@ mod tests {
         assert_eq!(text.lines().count(), 5);
         let b = Book::read(d.path());
         assert_eq!(b.rows()[0], row(1, Some(2.0), Verdict::Good, 10));
-        assert_eq!(b.rows()[2].verdict, Verdict::Bad("does not decode (x, \"y\")".into()));
+        assert_eq!(
+            b.rows()[2].verdict,
+            Verdict::Bad("does not decode (x, \"y\")".into())
+        );
         assert_eq!(
             b.verdict("a, b/shot.0002.png", 10, 7),
             Some(&Verdict::Bad("all black".into()))

@@ -75,7 +75,10 @@ pub fn judge_one(
         mtime_ns,
     };
     if let Err(e) = Book::append(dir, &[row]) {
-        tracing::warn!("cannot record frame {frame} in {}: {e}", dir.join(book::FILE).display());
+        tracing::warn!(
+            "cannot record frame {frame} in {}: {e}",
+            dir.join(book::FILE).display()
+        );
     }
     if !verdict.counts() {
         move_aside(path);
@@ -120,7 +123,10 @@ pub fn judge_all(dir: &Path, layers: usize, checks: Checks) -> BTreeSet<i64> {
         })
         .collect();
     if let Err(e) = Book::append(dir, &rows) {
-        tracing::warn!("cannot record frames in {}: {e}", dir.join(book::FILE).display());
+        tracing::warn!(
+            "cannot record frames in {}: {e}",
+            dir.join(book::FILE).display()
+        );
     }
     renderer::done_among(&good, layers)
 }
@@ -141,7 +147,10 @@ mod tests {
         assert!(d.path().join("s.0001.png.bad").exists());
         assert_eq!(Book::read(d.path()).rows().len(), 2);
         // Judged once: a second look adds no rows.
-        assert_eq!(judge_all(d.path(), 1, Checks::default()), BTreeSet::from([2]));
+        assert_eq!(
+            judge_all(d.path(), 1, Checks::default()),
+            BTreeSet::from([2])
+        );
         assert_eq!(Book::read(d.path()).rows().len(), 2);
         assert_eq!(Book::read(d.path()).bad()[&1].why, "all black");
         // Rendered again, right this time.
@@ -152,9 +161,18 @@ mod tests {
             secs: 1.5,
             peak_mem_mb: Some(64),
         };
-        let v = judge_one(d.path(), &d.path().join("s.0001.png"), 1, Some(&t), Checks::default());
+        let v = judge_one(
+            d.path(),
+            &d.path().join("s.0001.png"),
+            1,
+            Some(&t),
+            Checks::default(),
+        );
         assert_eq!(v, Some(Verdict::Good));
-        assert_eq!(judge_all(d.path(), 1, Checks::default()), BTreeSet::from([1, 2]));
+        assert_eq!(
+            judge_all(d.path(), 1, Checks::default()),
+            BTreeSet::from([1, 2])
+        );
         assert!(Book::read(d.path()).bad().is_empty());
     }
 }

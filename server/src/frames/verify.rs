@@ -72,7 +72,10 @@ pub fn verify(path: &Path, checks: Checks) -> Verdict {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let decodable = matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "tif" | "tiff" | "exr");
+    let decodable = matches!(
+        ext.as_str(),
+        "png" | "jpg" | "jpeg" | "tif" | "tiff" | "exr"
+    );
     if !checks.decode || !decodable {
         return Verdict::Unchecked;
     }
@@ -151,17 +154,27 @@ mod tests {
         std::fs::write(p("maya.0001.iff"), b"FOR4 whatever").expect("write");
         let mut hdr = image::Rgb32FImage::new(4, 4);
         hdr.put_pixel(0, 0, image::Rgb([4.0, 1.0, 0.5]));
-        DynamicImage::ImageRgb32F(hdr).save(p("ok.0001.exr")).expect("exr");
+        DynamicImage::ImageRgb32F(hdr)
+            .save(p("ok.0001.exr"))
+            .expect("exr");
         let all = Checks::default();
         assert_eq!(verify(&p("ok.0001.png"), all), Verdict::Good);
         assert_eq!(verify(&p("ok.0001.exr"), all), Verdict::Good);
-        assert_eq!(verify(&p("black.0001.png"), all), Verdict::Bad("all black".into()));
+        assert_eq!(
+            verify(&p("black.0001.png"), all),
+            Verdict::Bad("all black".into())
+        );
         assert_eq!(
             verify(&p("grey.0001.tif"), all),
             Verdict::Bad("one flat colour (#808080)".into())
         );
-        assert!(matches!(verify(&p("cut.0001.png"), all), Verdict::Bad(w) if w.starts_with("does not decode")));
-        assert_eq!(verify(&p("empty.0001.png"), all), Verdict::Bad("empty file".into()));
+        assert!(
+            matches!(verify(&p("cut.0001.png"), all), Verdict::Bad(w) if w.starts_with("does not decode"))
+        );
+        assert_eq!(
+            verify(&p("empty.0001.png"), all),
+            Verdict::Bad("empty file".into())
+        );
         assert_eq!(verify(&p("maya.0001.iff"), all), Verdict::Unchecked);
         assert_eq!(verify(&p("none.png"), all), Verdict::Bad("missing".into()));
         let no_flat = Checks {
@@ -169,7 +182,10 @@ mod tests {
             flat: false,
         };
         assert_eq!(verify(&p("black.0001.png"), no_flat), Verdict::Good);
-        assert_eq!(Verdict::from_word("all black"), Verdict::Bad("all black".into()));
+        assert_eq!(
+            Verdict::from_word("all black"),
+            Verdict::Bad("all black".into())
+        );
         assert!(Verdict::from_word("ok").counts());
     }
 }

@@ -72,7 +72,9 @@ fn pick<T: Clone>(all: &[T], n: usize) -> Vec<T> {
     if all.len() <= n {
         return all.to_vec();
     }
-    (0..n).map(|i| all[i * (all.len() - 1) / (n - 1).max(1)].clone()).collect()
+    (0..n)
+        .map(|i| all[i * (all.len() - 1) / (n - 1).max(1)].clone())
+        .collect()
 }
 
 /// No wider than `width`, even sides (H.264 in yuv420p needs them).
@@ -97,7 +99,14 @@ fn mp4(ffmpeg: &Path, images: &[RgbImage], fps: u32, scratch: &Path) -> Result<V
             .arg(fps.max(1).to_string())
             .arg("-i")
             .arg(scratch.join("%05d.jpg"))
-            .args(["-c:v", codec, "-pix_fmt", "yuv420p", "-movflags", "+faststart"])
+            .args([
+                "-c:v",
+                codec,
+                "-pix_fmt",
+                "yuv420p",
+                "-movflags",
+                "+faststart",
+            ])
             .arg(&out)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -117,7 +126,10 @@ fn mp4(ffmpeg: &Path, images: &[RgbImage], fps: u32, scratch: &Path) -> Result<V
         }),
         Ok(o) => Err(format!(
             "ffmpeg failed: {}",
-            String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("no message")
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("no message")
         )),
         Err(e) => Err(format!("cannot run {}: {e}", ffmpeg.display())),
     }
@@ -128,7 +140,8 @@ fn gif(images: &[RgbImage], fps: u32) -> Result<Video, String> {
     let mut bytes = Vec::new();
     {
         let mut enc = GifEncoder::new_with_speed(&mut bytes, 10);
-        enc.set_repeat(Repeat::Infinite).map_err(|e| e.to_string())?;
+        enc.set_repeat(Repeat::Infinite)
+            .map_err(|e| e.to_string())?;
         let delay = image::Delay::from_numer_denom_ms(1000, fps.max(1));
         for img in images {
             let rgba = image::DynamicImage::ImageRgb8(img.clone()).to_rgba8();
@@ -164,7 +177,8 @@ mod tests {
         let d = tempfile::tempdir().expect("tempdir");
         for f in 1..=3u8 {
             let img = RgbImage::from_pixel(40, 20, image::Rgb([f * 50, 0, 0]));
-            img.save(d.path().join(format!("s.{f:04}.png"))).expect("save");
+            img.save(d.path().join(format!("s.{f:04}.png")))
+                .expect("save");
         }
         let s = VideoSettings {
             ffmpeg: None,

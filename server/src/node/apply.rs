@@ -10,14 +10,14 @@ use droprender_storage::Folder;
 use std::path::PathBuf;
 
 use super::{Internal, Node, blocking};
-use crate::core::live::FrameStat;
-use crate::core::time::stamp;
-use crate::frames::{self, Timing, verify::Verdict};
 use crate::channel::Plan;
 use crate::core::intake::{Intake, Step};
+use crate::core::live::FrameStat;
+use crate::core::time::stamp;
 use crate::core::{Act, Effects};
 use crate::exec::ExecJob;
 use crate::exec::local::process;
+use crate::frames::{self, Timing, verify::Verdict};
 use crate::ledger::{LedgerError, Record};
 use crate::webhook::Notice;
 

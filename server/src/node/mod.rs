@@ -100,7 +100,11 @@ enum Internal {
     /// A job's end could not be recorded: try again.
     Refinish(u64, crate::exec::Outcome),
     /// A frame file failed its checks (and was moved aside).
-    FrameBad { job: u64, frame: i64, why: String },
+    FrameBad {
+        job: u64,
+        frame: i64,
+        why: String,
+    },
 }
 
 struct Node<F: Folder> {

@@ -29,7 +29,7 @@ impl<F: Folder> Node<F> {
         let folder = Arc::clone(&self.folder);
         let tx = self.internal_tx.clone();
         let video = self.cfg.video.clone();
-        let scratch = self.cfg.state.join(format!("video-{id}"));
+        let scratch = self.cfg.state.clone();
         tokio::spawn(async move {
             let video_dir = dir.clone();
             let made = tokio::task::spawn_blocking(move || make_previews(&dir))
@@ -89,7 +89,7 @@ impl<F: Folder> Node<F> {
             return;
         };
         let dir = job.rec.output_dir.clone();
-        let scratch = self.cfg.state.join(format!("video-{id}"));
+        let scratch = self.cfg.state.clone();
         let folder = Arc::clone(&self.folder);
         tokio::spawn(async move {
             let made = tokio::task::spawn_blocking(move || make_video(&dir, &v, &scratch)).await;
@@ -106,14 +106,14 @@ impl<F: Folder> Node<F> {
     }
 }
 
-/// The video, made in a scratch folder that is removed after.
-fn make_video(dir: &Path, v: &video::VideoSettings, scratch: &Path) -> Result<video::Video, String> {
-    let _ = std::fs::remove_dir_all(scratch);
-    let r = std::fs::create_dir_all(scratch)
-        .map_err(|e| format!("cannot make {}: {e}", scratch.display()))
-        .and_then(|()| video::make(dir, v, scratch));
-    let _ = std::fs::remove_dir_all(scratch);
-    r
+/// The video, made in a scratch folder of its own (a `progress:` and a
+/// job's end may make one at once) under the state dir, removed after.
+fn make_video(dir: &Path, v: &video::VideoSettings, state: &Path) -> Result<video::Video, String> {
+    let scratch = tempfile::Builder::new()
+        .prefix("video-")
+        .tempdir_in(state)
+        .map_err(|e| format!("cannot make a scratch folder in {}: {e}", state.display()))?;
+    video::make(dir, v, scratch.path())
 }
 
 fn make_previews(dir: &Path) -> Option<Previews> {
