@@ -7,7 +7,7 @@
 //! cargo bench -p droprender-node --bench bench -- --quick        # smoke (≈ 2 min)
 //! cargo bench -p droprender-node --bench bench -- latency idle   # some rows
 //! ```
-//! Rows: `latency idle history jobs dropbox`. The table is Markdown (see
+//! Rows: `latency idle history jobs output dropbox`. The table is Markdown (see
 //! BENCHMARKS.md); per-sample details go to stderr. `--profile-slow N` runs
 //! only the channel's slow path in-process on N lines, for `perf record`.
 //!
@@ -31,6 +31,8 @@
 
 #[path = "bench/dropbox.rs"]
 mod dropbox;
+#[path = "bench/output.rs"]
+mod output;
 #[path = "bench/paper.rs"]
 mod paper;
 #[path = "bench/rig.rs"]
@@ -92,7 +94,7 @@ struct Opts {
     rows: Vec<String>,
 }
 
-const ROWS: [&str; 5] = ["latency", "idle", "history", "jobs", "dropbox"];
+const ROWS: [&str; 6] = ["latency", "idle", "history", "jobs", "output", "dropbox"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -148,6 +150,7 @@ fn main() {
             "idle" => idle(&opts),
             "history" => history(&opts),
             "jobs" => jobs(&opts),
+            "output" => output::rows(opts.quick),
             "dropbox" => dropbox::rows(opts.quick),
             _ => Vec::new(),
         };
