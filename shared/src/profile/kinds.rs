@@ -125,7 +125,7 @@ fn path_ok(v: &str) -> bool {
 }
 
 /// The file name at the end of a path typed the Unix or the Windows way.
-pub(crate) fn file_name(v: &str) -> &str {
+pub fn file_name(v: &str) -> &str {
     v.rsplit(['/', '\\']).next().unwrap_or(v)
 }
 
