@@ -25,7 +25,8 @@ pub enum Kind {
     /// An object name: letters, digits, `_ : | . -`, not starting with `-`
     /// or `.`, at most 128 characters.
     Name,
-    /// A [`Kind::Name`] that may contain spaces (3ds Max, Cinema 4D takes).
+    /// A name that may contain spaces but not `|` (3ds Max objects,
+    /// Cinema 4D takes).
     NameWithSpaces,
     /// A USD prim path: `/a/b`, or relative `a/b`.
     PrimPath,
@@ -106,8 +107,11 @@ fn object_name_ok(v: &str, spaces: bool) -> bool {
         && !v.starts_with(['-', '.', ' '])
         && !v.ends_with(' ')
         && !v.contains("..")
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_:|.-".contains(c) || (spaces && c == ' '))
+        && v.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || "_:.-".contains(c)
+                || if spaces { c == ' ' } else { c == '|' }
+        })
 }
 
 fn prim_path_ok(v: &str) -> bool {
@@ -186,7 +190,7 @@ pub fn check(flag: &str, kind: &Kind, v: &str) -> Result<(), FlagError> {
         ),
         Kind::NameWithSpaces => ok(
             object_name_ok(v, true),
-            "a name is letters, digits, spaces and _ : | . -, not starting with - or .",
+            "a name is letters, digits, spaces and _ : . -, not starting with - or .",
         ),
         Kind::PrimPath => ok(
             prim_path_ok(v),
