@@ -161,7 +161,11 @@ pub fn percent_bar(percent: f64, width: usize) -> String {
 
 /// One rendering job: what, how far, how fast.
 fn now_section(o: &mut String, j: &JobInfo) {
-    let slot = j.slot.as_ref().map(|s| format!(" [slot {s}]")).unwrap_or_default();
+    let slot = j
+        .slot
+        .as_ref()
+        .map(|s| format!(" [slot {s}]"))
+        .unwrap_or_default();
     let _ = writeln!(o, "NOW  job {} {}{slot}", j.id, j.scene);
     let _ = writeln!(o, "{}", percent_bar(j.percent, 20));
     let mut l = format!("frame {}", frames(j));

@@ -171,7 +171,11 @@ fn log_argv(knobs: &Knobs, args: &[OsString]) {
         // The slot a render manager gave this run: its GPUs and name.
         let mut env = serde_json::Map::new();
         env.insert("pid".into(), std::process::id().into());
-        for k in ["CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "DROPRENDER_SLOT"] {
+        for k in [
+            "CUDA_VISIBLE_DEVICES",
+            "HIP_VISIBLE_DEVICES",
+            "DROPRENDER_SLOT",
+        ] {
             if let Ok(v) = std::env::var(k) {
                 env.insert(k.into(), v.into());
             }

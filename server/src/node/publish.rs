@@ -195,7 +195,10 @@ impl<F: Folder> Node<F> {
                     .put_status(folder, &summary, files::STATUS_JSON, files::STATUS_TXT)
                     .await;
             }
-            let active: Vec<u8> = active.iter().flat_map(|a| format!("{a}\n").into_bytes()).collect();
+            let active: Vec<u8> = active
+                .iter()
+                .flat_map(|a| format!("{a}\n").into_bytes())
+                .collect();
             let r2 = p.writer.put(folder, &p.names.active, active).await;
             if let Some(e) = r1.err().or(r2.err()) {
                 tracing::warn!("cannot write status files: {e}");

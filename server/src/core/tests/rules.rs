@@ -396,15 +396,24 @@ fn jobs_run_at_once_in_their_own_slots() {
         .collect();
     assert_eq!(slots[0].gpus, [0]);
     assert_eq!(slots[1].gpus, [1]);
-    let doc = h
-        .core
-        .status_doc(&h.st, &NodeInfo::default(), true, &h.now);
+    let doc = h.core.status_doc(&h.st, &NodeInfo::default(), true, &h.now);
     assert_eq!(doc.running.len(), 2);
     assert_eq!(doc.running[1].slot.as_deref(), Some("g1"));
-    assert_eq!(doc.queue[0].message.as_deref(), None, "slots full: the queue just waits");
+    assert_eq!(
+        doc.queue[0].message.as_deref(),
+        None,
+        "slots full: the queue just waits"
+    );
     h.end(2, Outcome::Failed("x".into()));
-    assert_eq!(h.started_ids(), [1, 2, 3], "the freed slot takes the next job");
-    assert_eq!(h.st.job(3).and_then(|j| j.rec.slot.clone()).as_deref(), Some("g1"));
+    assert_eq!(
+        h.started_ids(),
+        [1, 2, 3],
+        "the freed slot takes the next job"
+    );
+    assert_eq!(
+        h.st.job(3).and_then(|j| j.rec.slot.clone()).as_deref(),
+        Some("g1")
+    );
 }
 
 #[test]
@@ -425,15 +434,34 @@ fn gpus_and_slot_requests_are_honoured_or_refused() {
     ]);
     let slot_of = |h: &Harness, id| h.st.job(id).and_then(|j| j.rec.slot.clone());
     assert_eq!(slot_of(&h, 1).as_deref(), Some("g1"));
-    assert_eq!(slot_of(&h, 2).as_deref(), Some("cpu"), "a CPU job leaves GPUs free");
+    assert_eq!(
+        slot_of(&h, 2).as_deref(),
+        Some("cpu"),
+        "a CPU job leaves GPUs free"
+    );
     assert_eq!(slot_of(&h, 3).as_deref(), Some("g0"));
     let r = h.events(Ev::Rejected);
-    assert!(r[0].contains("gpus=2: no slot of this node has that many GPUs (slots: g0 [GPU 0], g1 [GPU 1], cpu)"), "{r:?}");
-    assert!(r[1].contains("slot=nope: this node has no such slot"), "{r:?}");
+    assert!(
+        r[0].contains(
+            "gpus=2: no slot of this node has that many GPUs (slots: g0 [GPU 0], g1 [GPU 1], cpu)"
+        ),
+        "{r:?}"
+    );
+    assert!(
+        r[1].contains("slot=nope: this node has no such slot"),
+        "{r:?}"
+    );
     // A job pinned to a busy slot waits while others pass it.
-    h.ingest(&["rend:-s 1 -e 2 scenes/f.mb slot=g1", "rend:-s 1 -e 2 scenes/g.mb"]);
+    h.ingest(&[
+        "rend:-s 1 -e 2 scenes/f.mb slot=g1",
+        "rend:-s 1 -e 2 scenes/g.mb",
+    ]);
     h.end(2, Outcome::Failed("x".into()));
-    assert_eq!(slot_of(&h, 7).as_deref(), Some("cpu"), "job 6 waits for g1; job 7 backfills");
+    assert_eq!(
+        slot_of(&h, 7).as_deref(),
+        Some("cpu"),
+        "job 6 waits for g1; job 7 backfills"
+    );
     let doc = h.core.status_doc(&h.st, &NodeInfo::default(), true, &h.now);
     assert_eq!(doc.queue[0].message.as_deref(), Some("waiting for slot g1"));
 }
