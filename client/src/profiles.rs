@@ -28,7 +28,9 @@ pub async fn for_line<F: Folder>(folder: &F, raw: &str) -> Profiles {
         };
         match Profiles::from_json(&text) {
             Ok(p) => return p,
-            Err(e) => eprintln!("droprender: ignoring {name} ({e}); checking with the built-in renderers"),
+            Err(e) => {
+                eprintln!("droprender: ignoring {name} ({e}); checking with the built-in renderers")
+            }
         }
     }
     profile::builtin().clone()

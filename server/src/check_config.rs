@@ -70,7 +70,11 @@ pub fn run(args: &CheckConfigArgs) -> anyhow::Result<()> {
             p.name,
             p.programs.join(" "),
             found.path().display(),
-            if found.is_found() { "found" } else { "not found" }
+            if found.is_found() {
+                "found"
+            } else {
+                "not found"
+            }
         );
     }
     println!("\nhelp.txt shows:\n");

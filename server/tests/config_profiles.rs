@@ -58,12 +58,35 @@ fn a_config_defined_renderer_renders_through_its_program() {
     write_settled(&rig.projects.join("scenes/a.usda"), b"#usda 1.0\n");
     rig.start();
     // The client knows `karma` from renderers.json, and its rules.
-    let out = rig.client(&["rend", "karma", "-f", "1", "-n", "4", "-c", "/cams/main", "scenes/a.usda"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rig.client(&[
+        "rend",
+        "karma",
+        "-f",
+        "1",
+        "-n",
+        "4",
+        "-c",
+        "/cams/main",
+        "scenes/a.usda",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for (bad, why) in [
-        (vec!["karma", "--prerender-script", "x.py", "scenes/a.usda"], "is not allowed: it runs Python"),
-        (vec!["karma", "-j", "2", "scenes/a.usda"], "is not a known karma flag"),
-        (vec!["karma", "-f", "1", "scenes/a.blend"], "not a Studio Karma file"),
+        (
+            vec!["karma", "--prerender-script", "x.py", "scenes/a.usda"],
+            "is not allowed: it runs Python",
+        ),
+        (
+            vec!["karma", "-j", "2", "scenes/a.usda"],
+            "is not a known karma flag",
+        ),
+        (
+            vec!["karma", "-f", "1", "scenes/a.blend"],
+            "not a Studio Karma file",
+        ),
     ] {
         let mut args = vec!["rend"];
         args.extend(bad);
@@ -79,12 +102,20 @@ fn a_config_defined_renderer_renders_through_its_program() {
     rig.wait_events("finished", 1);
     assert_eq!(
         rig.frames("job-0001"),
-        ["a_v1.0001.exr", "a_v1.0002.exr", "a_v1.0003.exr", "a_v1.0004.exr"]
+        [
+            "a_v1.0001.exr",
+            "a_v1.0002.exr",
+            "a_v1.0003.exr",
+            "a_v1.0004.exr"
+        ]
     );
     let calls = rig.render_calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0][..3], ["--make-output-path", "--verbose", "a"]);
-    assert!(calls[0].windows(4).any(|w| w == ["-f", "1", "-n", "4"]), "{calls:?}");
+    assert!(
+        calls[0].windows(4).any(|w| w == ["-f", "1", "-n", "4"]),
+        "{calls:?}"
+    );
     let help = {
         rig.append(b"help:\n");
         rig.wait_until("help.txt", || rig.folder.join("help.txt").exists());
@@ -117,23 +148,62 @@ fn check_config_validates_profiles_and_prints_the_grammar() {
     assert!(ok, "{text}");
     assert!(text.contains("karma (karma; from the config)"), "{text}");
     assert!(text.contains("husk (husk husk.exe; built-in)"), "{text}");
-    assert!(text.contains("rend:karma -f 1 -n 10 -c /cams/main shots/a.usda"), "{text}");
+    assert!(
+        text.contains("rend:karma -f 1 -n 10 -c /cams/main shots/a.usda"),
+        "{text}"
+    );
     assert!(text.contains("Studio Karma .usda .usd: -f -n -c"), "{text}");
     assert!(text.contains("note: folder is not set"), "{text}");
     for (from, to, why) in [
         // No value kind names an arbitrary path or a script.
-        ("kind = \"prim_path\"", "kind = \"path\"", "unknown variant `path`"),
-        ("kind = \"prim_path\"", "kind = \"script\"", "unknown variant `script`"),
-        ("name = \"-c\"", "name = \"--prerender-script\"", "both allowed and denied"),
-        ("name = \"-c\"", "name = \"-preRender\"", "no profile may allow it"),
-        ("name = \"-c\"", "name = \"--python\"", "no profile may allow it"),
-        ("name = \"-c\"", "name = \"-parameterOverride\"", "no profile may allow it"),
+        (
+            "kind = \"prim_path\"",
+            "kind = \"path\"",
+            "unknown variant `path`",
+        ),
+        (
+            "kind = \"prim_path\"",
+            "kind = \"script\"",
+            "unknown variant `script`",
+        ),
+        (
+            "name = \"-c\"",
+            "name = \"--prerender-script\"",
+            "both allowed and denied",
+        ),
+        (
+            "name = \"-c\"",
+            "name = \"-preRender\"",
+            "no profile may allow it",
+        ),
+        (
+            "name = \"-c\"",
+            "name = \"--python\"",
+            "no profile may allow it",
+        ),
+        (
+            "name = \"-c\"",
+            "name = \"-parameterOverride\"",
+            "no profile may allow it",
+        ),
         ("name = \"-c\"", "name = \"-o\"", "node's output flag"),
         ("{dir}/{stem}", "/tmp/{stem}", "run.output.pattern"),
         ("{dir}/{stem}", "{dir}/../{stem}", "run.output.pattern"),
-        ("\"--make-output-path\"", "\"--prerender-script=/tmp/x.py\"", "runs code"),
-        ("(?P<percent>\\d+)%", "(?P<percent>\\d+%", "does not compile"),
-        ("programs = [\"karma\"]", "programs = [\"husk\"]", "picks both"),
+        (
+            "\"--make-output-path\"",
+            "\"--prerender-script=/tmp/x.py\"",
+            "runs code",
+        ),
+        (
+            "(?P<percent>\\d+)%",
+            "(?P<percent>\\d+%",
+            "does not compile",
+        ),
+        (
+            "programs = [\"karma\"]",
+            "programs = [\"husk\"]",
+            "picks both",
+        ),
     ] {
         let bad = good.replacen(from, to, 1);
         assert_ne!(bad, good, "{from}");
@@ -169,6 +239,9 @@ fn a_node_with_an_unsafe_profile_does_not_start() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("renderer profile `karma`") && err.contains("-script"), "{err}");
+    assert!(
+        err.contains("renderer profile `karma`") && err.contains("-script"),
+        "{err}"
+    );
     assert!(!rig.folder.join("status.json").exists());
 }

@@ -79,14 +79,23 @@ fn hostile(name: &str, scene: &str) -> Vec<(String, String)> {
             f => f.to_string(),
         };
         let reason = format!("is not allowed: {why}");
-        out.push((format!("rend:{token} {flag} x scenes/{scene}"), reason.clone()));
         out.push((
-            format!("rend:{token} {} scenes/{scene}", spelled(p, &flag, "/tmp/x")),
+            format!("rend:{token} {flag} x scenes/{scene}"),
+            reason.clone(),
+        ));
+        out.push((
+            format!(
+                "rend:{token} {} scenes/{scene}",
+                spelled(p, &flag, "/tmp/x")
+            ),
             reason,
         ));
         if p.deny_ignores_case {
             let upper = flag.to_ascii_uppercase();
-            out.push((format!("rend:{token} {upper} x scenes/{scene}"), "rejected".into()));
+            out.push((
+                format!("rend:{token} {upper} x scenes/{scene}"),
+                "rejected".into(),
+            ));
         }
     }
     // Scenes outside the projects root, typed every way.
@@ -100,22 +109,45 @@ fn hostile(name: &str, scene: &str) -> Vec<(String, String)> {
     ] {
         out.push((format!("rend:{token} {bad}"), "is outside".into()));
         if let Some(sf) = &p.scene_flag {
-            out.push((format!("rend:{token} {}", spelled(p, sf, &bad)), "is outside".into()));
+            out.push((
+                format!("rend:{token} {}", spelled(p, sf, &bad)),
+                "is outside".into(),
+            ));
         }
     }
     // Output paths escaping the output root.
-    if let Some(flag) = p.allow.iter().find(|s| droprender_shared::profile::kinds::is_output(&s.kind)) {
-        for bad in ["../x.exr", "..\\x.exr", "/tmp/x.exr", "C:\\x\\y.exr", "a/../../x.exr"] {
-            let bad = if flag.name == "-oimage" { bad.trim_end_matches(".exr") } else { bad };
+    if let Some(flag) = p
+        .allow
+        .iter()
+        .find(|s| droprender_shared::profile::kinds::is_output(&s.kind))
+    {
+        for bad in [
+            "../x.exr",
+            "..\\x.exr",
+            "/tmp/x.exr",
+            "C:\\x\\y.exr",
+            "a/../../x.exr",
+        ] {
+            let bad = if flag.name == "-oimage" {
+                bad.trim_end_matches(".exr")
+            } else {
+                bad
+            };
             out.push((
-                format!("rend:{token} {} scenes/{scene}", spelled(p, &flag.name, bad)),
+                format!(
+                    "rend:{token} {} scenes/{scene}",
+                    spelled(p, &flag.name, bad)
+                ),
                 format!("{}:", flag.name),
             ));
         }
     }
     // Shell text: in scene names (no such scene) and in values.
     for bad in ["; rm -rf /", "$(id)", "`id`", "a && reboot", "x | sh"] {
-        out.push((format!("rend:{token} \"scenes/{bad}{ext}\""), "scene".into()));
+        out.push((
+            format!("rend:{token} \"scenes/{bad}{ext}\""),
+            "scene".into(),
+        ));
         if let Some(cam) = p.allow.iter().find(|s| {
             matches!(
                 s.kind,
@@ -130,12 +162,25 @@ fn hostile(name: &str, scene: &str) -> Vec<(String, String)> {
             ));
         }
     }
-    out.push((format!("rend:{token} scenes/{scene}; rm -rf /"), "comes after the scene".into()));
-    out.push((format!("rend:{token} scenes/missing{ext}"), "does not exist".into()));
+    out.push((
+        format!("rend:{token} scenes/{scene}; rm -rf /"),
+        "comes after the scene".into(),
+    ));
+    out.push((
+        format!("rend:{token} scenes/missing{ext}"),
+        "does not exist".into(),
+    ));
     out.push((format!("rend:{token} scenes/shot.hip"), "not a".into()));
-    if let Some(t) = p.allow.iter().find(|s| s.kind == droprender_shared::profile::Kind::Threads) {
+    if let Some(t) = p
+        .allow
+        .iter()
+        .find(|s| s.kind == droprender_shared::profile::Kind::Threads)
+    {
         out.push((
-            format!("rend:{token} {} scenes/{scene}", spelled(p, &t.name, "1000")),
+            format!(
+                "rend:{token} {} scenes/{scene}",
+                spelled(p, &t.name, "1000")
+            ),
             "threads than this node".into(),
         ));
     }
@@ -154,7 +199,11 @@ fn hostile_lines_for_every_new_renderer_are_rejected_and_never_run() {
     rig.append(body.as_bytes());
     rig.wait_events("rejected", lines.len());
     let rejected = rig.log_events("rejected");
-    assert_eq!(rejected.len(), lines.len(), "one LOG line per rejected line");
+    assert_eq!(
+        rejected.len(),
+        lines.len(),
+        "one LOG line per rejected line"
+    );
     for (i, (line, reason)) in lines.iter().enumerate() {
         let tag = format!(" rejected line {}: ", i + 1);
         let l = rejected
@@ -167,7 +216,10 @@ fn hostile_lines_for_every_new_renderer_are_rejected_and_never_run() {
             i + 1
         );
     }
-    assert!(rig.render_calls().is_empty(), "a hostile line reached a renderer");
+    assert!(
+        rig.render_calls().is_empty(),
+        "a hostile line reached a renderer"
+    );
 
     // A scene whose name is shell text renders: argv carries it literally.
     let odd = "$(touch pwned); rm -rf ~.usda";
@@ -189,7 +241,10 @@ fn hostile_lines_for_every_new_renderer_are_rejected_and_never_run() {
     assert!(calls.iter().any(|a| a.iter().any(|x| x.ends_with(odd))));
     for (call, (name, _, _)) in calls.iter().zip(RENDERERS) {
         let p = profile(name);
-        for arg in call.iter().filter(|a| a.starts_with('-') || a.starts_with('@')) {
+        for arg in call
+            .iter()
+            .filter(|a| a.starts_with('-') || a.starts_with('@'))
+        {
             let flag = match p.syntax {
                 Syntax::Space => arg.as_str(),
                 _ => arg.split([':', '=']).next().unwrap_or(arg),

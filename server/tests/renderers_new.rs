@@ -31,7 +31,13 @@ const CASES: &[Case] = &[
         name: "max",
         program: "3dsmaxcmd",
         scenes: &["shot.max"],
-        args: &["3dsmaxcmd", "-start:1", "-end:6", "-camera:Camera 001", "scenes/shot.max"],
+        args: &[
+            "3dsmaxcmd",
+            "-start:1",
+            "-end:6",
+            "-camera:Camera 001",
+            "scenes/shot.max",
+        ],
         first_frame: "shot_0001.exr",
         resume_args: &["-start:4", "-end:6"],
     },
@@ -39,7 +45,16 @@ const CASES: &[Case] = &[
         name: "husk",
         program: "husk",
         scenes: &["shot.usda"],
-        args: &["husk", "-f", "1", "-n", "6", "-c", "/cams/main", "scenes/shot.usda"],
+        args: &[
+            "husk",
+            "-f",
+            "1",
+            "-n",
+            "6",
+            "-c",
+            "/cams/main",
+            "scenes/shot.usda",
+        ],
         first_frame: "shot.0001.exr",
         resume_args: &["-f", "4", "-n", "3"],
     },
@@ -47,7 +62,15 @@ const CASES: &[Case] = &[
         name: "c4d",
         program: "Commandline",
         scenes: &["shot.c4d"],
-        args: &["Commandline", "-frame", "1", "6", "-take", "Main", "scenes/shot.c4d"],
+        args: &[
+            "Commandline",
+            "-frame",
+            "1",
+            "6",
+            "-take",
+            "Main",
+            "scenes/shot.c4d",
+        ],
         first_frame: "shot_0001.png",
         resume_args: &["-frame", "4", "6"],
     },
@@ -70,7 +93,12 @@ const CASES: &[Case] = &[
         name: "vray",
         program: "vray",
         scenes: &["shot.vrscene"],
-        args: &["vray", "-frames=1-6", "-imgWidth=320", "scenes/shot.vrscene"],
+        args: &[
+            "vray",
+            "-frames=1-6",
+            "-imgWidth=320",
+            "scenes/shot.vrscene",
+        ],
         first_frame: "shot.0001.exr",
         resume_args: &["-frames=4-6"],
     },
@@ -245,7 +273,14 @@ fn projects_renderers_json_and_help_name_every_renderer() {
     write_settled(&rig.projects.join("scenes/notes.txt"), b"x");
     rig.start();
     let projects = rig.read("projects_to_rend.txt");
-    for s in ["shot.max", "shot.usda", "shot.c4d", "shot.0006.ass", "shot.vrscene", "shot01.ma"] {
+    for s in [
+        "shot.max",
+        "shot.usda",
+        "shot.c4d",
+        "shot.0006.ass",
+        "shot.vrscene",
+        "shot01.ma",
+    ] {
         assert!(projects.contains(s), "{s}: {projects}");
     }
     assert!(!projects.contains("notes.txt"));
@@ -262,7 +297,10 @@ fn projects_renderers_json_and_help_name_every_renderer() {
     let st = rig.status();
     for c in CASES {
         assert!(
-            st.node.renderers.iter().any(|r| r.name == c.name && r.found),
+            st.node
+                .renderers
+                .iter()
+                .any(|r| r.name == c.name && r.found),
             "{}: {:?}",
             c.name,
             st.node.renderers

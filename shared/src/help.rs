@@ -67,7 +67,7 @@ pub fn renderers(profiles: &Profiles) -> String {
         }
         let mut line = String::from(" ");
         for w in words {
-            if line.len() + 1 + w.len() > WIDTH && line.trim().len() > 0 {
+            if line.len() + 1 + w.len() > WIDTH && !line.trim().is_empty() {
                 out.push_str(&line);
                 out.push('\n');
                 line = String::from("  ");

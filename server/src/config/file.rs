@@ -155,4 +155,3 @@ pub struct StatusFile {
     /// append uploads the whole file).
     pub log_max_kb: Option<u64>,
 }
-

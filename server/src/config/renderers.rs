@@ -52,7 +52,11 @@ impl Renderers {
         for (name, mut t) in tables {
             if let Some(p) = t.remove("program") {
                 let toml::Value::String(p) = p else {
-                    return Err(invalid(&name, "program", "a path such as \"/opt/hfs20.5/bin/husk\""));
+                    return Err(invalid(
+                        &name,
+                        "program",
+                        "a path such as \"/opt/hfs20.5/bin/husk\"",
+                    ));
                 };
                 programs.insert(name.clone(), PathBuf::from(p));
             }
@@ -76,8 +80,8 @@ impl Renderers {
                 overrides.insert(name, t);
             }
         }
-        let profiles = Profiles::with_overrides(overrides)
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let profiles =
+            Profiles::with_overrides(overrides).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         for name in programs.keys() {
             if profiles.get(name).is_none() {
                 return Err(ConfigError::Invalid(format!(

@@ -62,7 +62,11 @@ pub fn resolve(
         };
         match kind {
             Kind::ProjectDir => {
-                project = Some(facts.in_projects(v).map_err(|e| format!("{}: {e}", f.name))?);
+                project = Some(
+                    facts
+                        .in_projects(v)
+                        .map_err(|e| format!("{}: {e}", f.name))?,
+                );
             }
             Kind::OutputDir => {
                 named_out = Some(facts.in_output(v).map_err(|e| format!("{}: {e}", f.name))?);

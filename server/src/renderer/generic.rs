@@ -50,7 +50,11 @@ fn stem(p: &Profile, scene: &Path) -> String {
             }
         })
         .collect();
-    if clean.is_empty() { "frame".into() } else { clean }
+    if clean.is_empty() {
+        "frame".into()
+    } else {
+        clean
+    }
 }
 
 fn padded(frame: i64, pad: usize) -> String {

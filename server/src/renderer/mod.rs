@@ -266,5 +266,4 @@ mod tests {
         assert_eq!(half.whole_frames(), None);
         assert_eq!(half.count(), 3);
     }
-
 }

@@ -221,7 +221,13 @@ mod tests {
     #[ignore = "a timing, not a check"]
     fn parse_cost() {
         for (name, lines) in [
-            ("husk", ["ALF_PROGRESS 42%", "some chatter the renderer prints 0123456789"]),
+            (
+                "husk",
+                [
+                    "ALF_PROGRESS 42%",
+                    "some chatter the renderer prints 0123456789",
+                ],
+            ),
             (
                 "kick",
                 [

@@ -15,33 +15,105 @@ use super::model::{Builder, Profile, Resume, ScenePlace, Syntax};
 /// Short names are left out where another program uses them harmlessly.
 pub const UNSAFE_FLAGS: &[&str] = &[
     // Maya
-    "-preRender", "-postRender", "-preLayer", "-postLayer", "-preFrame", "-postFrame",
-    "-pre", "-post", "-insertPre*", "-insertPost*", "-interactive", "-rst", "-rsp", "-rsa",
-    "-rendersetuptemplate", "-rendersettingspreset", "-rendersettingsaov", "-log", "-ai:lfn",
-    "-ai:stf", "-ai:pff", "-ribFile", "-exportFileName", "-ai:sppg", "-ai:sppr", "-ai:spsh",
-    "-ai:sptx", "-ai:uopt", "-ai:port", "-keepMel",
+    "-preRender",
+    "-postRender",
+    "-preLayer",
+    "-postLayer",
+    "-preFrame",
+    "-postFrame",
+    "-pre",
+    "-post",
+    "-insertPre*",
+    "-insertPost*",
+    "-interactive",
+    "-rst",
+    "-rsp",
+    "-rsa",
+    "-rendersetuptemplate",
+    "-rendersettingspreset",
+    "-rendersettingsaov",
+    "-log",
+    "-ai:lfn",
+    "-ai:stf",
+    "-ai:pff",
+    "-ribFile",
+    "-exportFileName",
+    "-ai:sppg",
+    "-ai:sppr",
+    "-ai:spsh",
+    "-ai:sptx",
+    "-ai:uopt",
+    "-ai:port",
+    "-keepMel",
     // Blender
-    "-P", "--python*", "--addons", "--command", "--enable-autoexec", "--env-system-*",
-    "--app-template", "--register*", "--log-file", "--debug*",
+    "-P",
+    "--python*",
+    "--addons",
+    "--command",
+    "--enable-autoexec",
+    "--env-system-*",
+    "--app-template",
+    "--register*",
+    "--log-file",
+    "--debug*",
     // 3ds Max
-    "-preRenderScript", "-postRenderScript", "-script", "-cmdFile", "@*", "-preset", "-rps",
-    "-sceneState", "-batchRender", "-pathFile", "-workPath", "-bitmapPath", "-xrefPath",
-    "-submit", "-readJobFile", "-secure", "-mxs", "-mxsString", "-listenerLog",
+    "-preRenderScript",
+    "-postRenderScript",
+    "-script",
+    "-cmdFile",
+    "@*",
+    "-preset",
+    "-rps",
+    "-sceneState",
+    "-batchRender",
+    "-pathFile",
+    "-workPath",
+    "-bitmapPath",
+    "-xrefPath",
+    "-submit",
+    "-readJobFile",
+    "-secure",
+    "-mxs",
+    "-mxsString",
+    "-listenerLog",
     // husk
-    "--prerender-script", "--preframe-script", "--postframe-script", "--postrender-script",
-    "--presnapshot-script", "--postsnapshot-script", "--delegate-options",
-    "--allowed-procedurals", "--stdout", "--stderr", "--append-stdout", "--append-stderr",
-    "--property-definitions-file", "--usd-chrome-file", "--usd-trace",
-    "--procedurals-capture-directory", "--snapshot-path", "--resolver-context",
+    "--prerender-script",
+    "--preframe-script",
+    "--postframe-script",
+    "--postrender-script",
+    "--presnapshot-script",
+    "--postsnapshot-script",
+    "--delegate-options",
+    "--allowed-procedurals",
+    "--stdout",
+    "--stderr",
+    "--append-stdout",
+    "--append-stderr",
+    "--property-definitions-file",
+    "--usd-chrome-file",
+    "--usd-trace",
+    "--procedurals-capture-directory",
+    "--snapshot-path",
+    "--resolver-context",
     "--mplay-remotehost",
     // Cinema 4D
-    "-arnoldLogFile", "-arnoldSceneExport", "-arnoldAssExport",
+    "-arnoldLogFile",
+    "-arnoldSceneExport",
+    "-arnoldAssExport",
     // kick
-    "-set", "-logfile", "-resave",
+    "-set",
+    "-logfile",
+    "-resave",
     // V-Ray
-    "-include", "-remapPath", "-remapPathFile", "-parameterOverride", "-configFile",
+    "-include",
+    "-remapPath",
+    "-remapPathFile",
+    "-parameterOverride",
+    "-configFile",
     // anything spelled like a script hook
-    "-python*", "--script*", "-script*",
+    "-python*",
+    "--script*",
+    "-script*",
 ];
 
 /// Whether `flag` is on [`UNSAFE_FLAGS`].
@@ -66,12 +138,16 @@ fn flag_name_ok(n: &str, syntax: Syntax) -> bool {
     n.starts_with('-')
         && !body.is_empty()
         && n.len() <= 64
-        && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_:?.#".contains(c))
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_:?.#".contains(c))
         && !(syntax != Syntax::Space && n[1..].contains([':', '=']))
 }
 
 fn word_ok(s: &str, extra: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 impl Profile {
@@ -82,7 +158,9 @@ impl Profile {
             && word_ok(&self.name, "_-")
             && self.name.chars().all(|c| !c.is_ascii_uppercase());
         if !name_ok {
-            return Err("name: 1-32 lower-case letters, digits, _ or -, starting with a letter".into());
+            return Err(
+                "name: 1-32 lower-case letters, digits, _ or -, starting with a letter".into(),
+            );
         }
         for (what, s) in [("label", &self.label), ("title", &self.title)] {
             if s.is_empty() || s.len() > 40 || s.chars().any(|c| c.is_control()) {
@@ -90,16 +168,23 @@ impl Profile {
             }
         }
         if self.programs.is_empty()
-            || !self.programs.iter().all(|p| word_ok(p, "_.-") && !p.starts_with('-') && *p == p.to_ascii_lowercase())
+            || !self
+                .programs
+                .iter()
+                .all(|p| word_ok(p, "_.-") && !p.starts_with('-') && *p == p.to_ascii_lowercase())
         {
-            return Err("programs: one or more lower-case names such as \"husk\" or \"husk.exe\"".into());
+            return Err(
+                "programs: one or more lower-case names such as \"husk\" or \"husk.exe\"".into(),
+            );
         }
         if self.scene_extensions.is_empty()
             || !self.scene_extensions.iter().all(|e| {
                 e.starts_with('.') && word_ok(&e[1..], ".") && *e == e.to_ascii_lowercase()
             })
         {
-            return Err("scene_extensions: one or more such as \".usd\" (lower case, with the dot)".into());
+            return Err(
+                "scene_extensions: one or more such as \".usd\" (lower case, with the dot)".into(),
+            );
         }
         self.check_flags()?;
         self.check_frames()?;
@@ -111,11 +196,17 @@ impl Profile {
         for spec in &self.allow {
             for n in std::iter::once(&spec.name).chain(&spec.aliases) {
                 if !flag_name_ok(n, self.syntax) {
-                    return Err(format!("allow: `{n}` is not a flag name (a dash, then letters, digits, _ - : ? . #)"));
+                    return Err(format!(
+                        "allow: `{n}` is not a flag name (a dash, then letters, digits, _ - : ? . #)"
+                    ));
                 }
                 let key = n.to_ascii_lowercase();
                 let clash = seen.iter().any(|s| {
-                    if self.ignore_case { s.eq_ignore_ascii_case(&key) } else { s == n }
+                    if self.ignore_case {
+                        s.eq_ignore_ascii_case(&key)
+                    } else {
+                        s == n
+                    }
                 });
                 if clash {
                     return Err(format!("allow: `{n}` is listed twice"));
@@ -129,8 +220,14 @@ impl Profile {
                         "`{n}` runs code or writes files of the sender's choice in some renderer; no profile may allow it"
                     ));
                 }
-                if self.scene_flag.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(n)) {
-                    return Err(format!("`{n}` is the scene flag; it cannot be allowed as well"));
+                if self
+                    .scene_flag
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(n))
+                {
+                    return Err(format!(
+                        "`{n}` is the scene flag; it cannot be allowed as well"
+                    ));
                 }
             }
             self.check_kind(&spec.name, &spec.kind)?;
@@ -152,7 +249,10 @@ impl Profile {
             }
             for n in &d.names {
                 let body = n.trim_end_matches('*');
-                if body.is_empty() || !(body.starts_with('-') || body.starts_with('@')) || n.chars().any(char::is_whitespace) {
+                if body.is_empty()
+                    || !(body.starts_with('-') || body.starts_with('@'))
+                    || n.chars().any(char::is_whitespace)
+                {
                     return Err(format!("deny: `{n}` is not a flag name or prefix"));
                 }
             }
@@ -170,30 +270,45 @@ impl Profile {
         if let Some(sel) = &self.select
             && !matches!(self.kind_of(sel), Some(Kind::OneOf(_)))
         {
-            return Err(format!("select: {sel} must be an allowed flag with a one_of kind"));
+            return Err(format!(
+                "select: {sel} must be an allowed flag with a one_of kind"
+            ));
         }
         Ok(())
     }
 
     fn check_kind(&self, name: &str, kind: &Kind) -> Result<(), String> {
         let problem = match kind {
-            Kind::Int(lo, hi) if lo > hi => Some("int: the first bound is above the second".to_string()),
-            Kind::IntPair(lo, hi) if lo > hi => Some("int_pair: the first bound is above the second".to_string()),
+            Kind::Int(lo, hi) if lo > hi => {
+                Some("int: the first bound is above the second".to_string())
+            }
+            Kind::IntPair(lo, hi) if lo > hi => {
+                Some("int_pair: the first bound is above the second".to_string())
+            }
             Kind::Float(lo, hi) if !(lo.is_finite() && hi.is_finite() && lo <= hi) => {
                 Some("float: bounds must be finite, the first not above the second".to_string())
             }
-            Kind::OneOf(v) if v.is_empty() || !v.iter().all(|w| word_ok(w, "_.#-,")) => Some(
-                "one_of: one or more words of letters, digits and _ . # - ,".to_string(),
-            ),
-            Kind::Word { chars, max } if chars.is_empty() || !chars.chars().all(|c| c.is_ascii_alphanumeric()) || !(1..=64).contains(max) => {
+            Kind::OneOf(v) if v.is_empty() || !v.iter().all(|w| word_ok(w, "_.#-,")) => {
+                Some("one_of: one or more words of letters, digits and _ . # - ,".to_string())
+            }
+            Kind::Word { chars, max }
+                if chars.is_empty()
+                    || !chars.chars().all(|c| c.is_ascii_alphanumeric())
+                    || !(1..=64).contains(max) =>
+            {
                 Some("word: chars are letters and digits only, max 1-64".to_string())
             }
-            Kind::OutputFile(exts) if exts.is_empty() || !exts.iter().all(|e| e.starts_with('.') && word_ok(&e[1..], "")) => {
+            Kind::OutputFile(exts)
+                if exts.is_empty()
+                    || !exts
+                        .iter()
+                        .all(|e| e.starts_with('.') && word_ok(&e[1..], "")) =>
+            {
                 Some("output_file: one or more extensions such as \".exr\"".to_string())
             }
-            Kind::IntPair(..) | Kind::FrameSpan if self.syntax != Syntax::Space => Some(
-                "a value of two or more arguments needs syntax = \"space\"".to_string(),
-            ),
+            Kind::IntPair(..) | Kind::FrameSpan if self.syntax != Syntax::Space => {
+                Some("a value of two or more arguments needs syntax = \"space\"".to_string())
+            }
             _ => None,
         };
         problem.map_or(Ok(()), |p| Err(format!("{name}: {p}")))
@@ -212,7 +327,11 @@ impl Profile {
             let Some(name) = name else { continue };
             match self.kind_of(name) {
                 Some(k) if frames::fits(role, k) => {}
-                _ => return Err(format!("frames.{role}: {name} must be an allowed flag of a {role} kind")),
+                _ => {
+                    return Err(format!(
+                        "frames.{role}: {name} must be an allowed flag of a {role} kind"
+                    ));
+                }
             }
         }
         if (f.end.is_some() || f.count.is_some()) && f.start.is_none() {
@@ -228,18 +347,25 @@ impl Profile {
         let r = &self.run;
         match (r.builder, self.name.as_str()) {
             (Builder::Generic, _) | (Builder::Maya, "maya") | (Builder::Blender, "blender") => {}
-            _ => return Err("run.builder: \"maya\" and \"blender\" belong to those profiles; use \"generic\"".into()),
+            _ => return Err(
+                "run.builder: \"maya\" and \"blender\" belong to those profiles; use \"generic\""
+                    .into(),
+            ),
         }
         if r.program.is_empty() || r.program.chars().any(|c| c.is_control()) {
             return Err("run.program: the program to run".into());
         }
         for a in r.fixed.iter().chain(&r.skip_existing) {
             if a.chars().any(|c| c.is_control()) || is_unsafe(self.split_name(a)) {
-                return Err(format!("run: `{a}` runs code or writes files of the sender's choice"));
+                return Err(format!(
+                    "run: `{a}` runs code or writes files of the sender's choice"
+                ));
             }
             // A line could otherwise give the program the same flag twice.
             if a.starts_with('-') && self.allowed(self.split_name(a)).is_some() {
-                return Err(format!("run: the node passes `{a}` itself; a line may not allow it too"));
+                return Err(format!(
+                    "run: the node passes `{a}` itself; a line may not allow it too"
+                ));
             }
         }
         if r.scene == ScenePlace::Flag && self.scene_flag.is_none() {
@@ -267,7 +393,9 @@ impl Profile {
             if let Some(spec) = self.allowed(owned)
                 && !is_output(&spec.kind)
             {
-                return Err(format!("{owned} is the node's output flag; a line may set it only with an output kind"));
+                return Err(format!(
+                    "{owned} is the node's output flag; a line may set it only with an output kind"
+                ));
             }
         }
         self.check_patterns()
@@ -314,7 +442,10 @@ impl Profile {
                     .map_err(|e| format!("run.patterns.{what}: {pat:?} does not compile: {e}"))?;
                 let groups: Vec<&str> = re.capture_names().flatten().collect();
                 let fits = match what {
-                    "percent" => groups.contains(&"percent") || (groups.contains(&"done") && groups.contains(&"total")),
+                    "percent" => {
+                        groups.contains(&"percent")
+                            || (groups.contains(&"done") && groups.contains(&"total"))
+                    }
                     "error" => true,
                     _ => groups.iter().all(|g| *g == "path" || *g == "frame"),
                 };

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::FlagError;
-use super::frames;
+use super::lists;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -35,7 +35,10 @@ pub enum Kind {
     /// One of these words, matched ignoring case.
     OneOf(Vec<String>),
     /// Up to `max` characters from `chars` (letters and digits only).
-    Word { chars: String, max: usize },
+    Word {
+        chars: String,
+        max: usize,
+    },
     /// `WIDTHxHEIGHT`, each 1..16384.
     Resolution,
     /// Two whole numbers in the range, as two arguments (`--res 1280 720`).
@@ -118,9 +121,9 @@ fn prim_path_ok(v: &str) -> bool {
     let body = v.strip_prefix('/').unwrap_or(v);
     v.len() <= 256
         && !body.is_empty()
-        && body.split('/').all(|part| {
-            name_ok(part, 128, |c| c.is_ascii_alphanumeric() || c == '_')
-        })
+        && body
+            .split('/')
+            .all(|part| name_ok(part, 128, |c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
 /// A path as typed: the node resolves it inside a root; here only its shape.
@@ -220,13 +223,15 @@ pub fn check(flag: &str, kind: &Kind, v: &str) -> Result<(), FlagError> {
         ),
         Kind::IntPair(lo, hi) => {
             let parts: Vec<&str> = v.split(' ').collect();
-            let each = |p: &&str| p.len() <= 12 && p.parse::<i64>().is_ok_and(|n| (*lo..=*hi).contains(&n));
+            let each = |p: &&str| {
+                p.len() <= 12 && p.parse::<i64>().is_ok_and(|n| (*lo..=*hi).contains(&n))
+            };
             ok(
                 parts.len() == 2 && parts.iter().all(each),
                 &format!("expected two whole numbers from {lo} to {hi}"),
             )
         }
-        Kind::FrameList | Kind::FrameRanges => frames::expand(kind, v)
+        Kind::FrameList | Kind::FrameRanges => lists::expand(*kind == Kind::FrameRanges, v)
             .map(|_| ())
             .map_err(|why| bad(flag, v, why)),
         Kind::FrameSpan => {

@@ -14,6 +14,7 @@ mod check;
 mod error;
 pub mod frames;
 pub mod kinds;
+mod lists;
 pub mod maya;
 mod model;
 mod registry;

@@ -138,7 +138,8 @@ impl Profiles {
         let mut tables: Vec<(String, toml::Table)> = BUILTIN_TOML
             .iter()
             .map(|(n, _)| {
-                let t = builtin_table(n).ok_or_else(|| invalid(n, "the built-in TOML does not parse"))?;
+                let t = builtin_table(n)
+                    .ok_or_else(|| invalid(n, "the built-in TOML does not parse"))?;
                 Ok(((*n).to_string(), t))
             })
             .collect::<Result<_, ProfileError>>()?;

@@ -13,7 +13,10 @@ fn parse(profiles: &Profiles, line: &str) -> Result<crate::command::RenderReques
                 // The canonical line parses back to the same request.
                 let again = parse_str_with(&c.to_line(), profiles)
                     .map_err(|e| format!("canonical {:?}: {e}", c.to_line()))?;
-                assert_eq!(again.map(|(_, c)| c.action), Some(Action::Render(r.clone())));
+                assert_eq!(
+                    again.map(|(_, c)| c.action),
+                    Some(Action::Render(r.clone()))
+                );
                 Ok(r)
             }
             _ => Err("not a render".into()),
@@ -37,7 +40,10 @@ fn refused(line: &str, why: &str) {
 #[test]
 fn every_builtin_is_valid_and_its_example_parses() {
     let names: Vec<&str> = builtin().iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["maya", "blender", "max", "husk", "c4d", "kick", "vray"]);
+    assert_eq!(
+        names,
+        ["maya", "blender", "max", "husk", "c4d", "kick", "vray"]
+    );
     for p in builtin().iter() {
         let r = ok(&p.example);
         assert_eq!(r.renderer.name(), p.name);
@@ -45,7 +51,10 @@ fn every_builtin_is_valid_and_its_example_parses() {
     }
     assert_eq!(
         builtin().scene_extensions(),
-        [".ass", ".ass.gz", ".blend", ".c4d", ".ma", ".max", ".mb", ".usd", ".usda", ".usdc", ".usdz", ".vrscene"]
+        [
+            ".ass", ".ass.gz", ".blend", ".c4d", ".ma", ".max", ".mb", ".usd", ".usda", ".usdc",
+            ".usdz", ".vrscene"
+        ]
     );
 }
 
@@ -67,7 +76,9 @@ fn every_denied_flag_of_every_builtin_is_refused() {
             // A spelling that differs only in case is refused too.
             if p.deny_ignores_case {
                 let upper = flag.to_ascii_uppercase();
-                assert!(parse(builtin(), &format!("rend:{token} {upper} x scenes/a{ext}")).is_err());
+                assert!(
+                    parse(builtin(), &format!("rend:{token} {upper} x scenes/a{ext}")).is_err()
+                );
             }
         }
     }
@@ -75,13 +86,19 @@ fn every_denied_flag_of_every_builtin_is_refused() {
 
 #[test]
 fn the_new_renderers_accept_their_flags() {
-    let r = ok("rend:3dsmaxcmd -START:1 -end=10 -nthFrame 2 -camera:\"Camera 001\" -outputName:shots/beauty.exr -w:640 -h:360 scenes/shot.max");
+    let r = ok(
+        "rend:3dsmaxcmd -START:1 -end=10 -nthFrame 2 -camera:\"Camera 001\" -outputName:shots/beauty.exr -w:640 -h:360 scenes/shot.max",
+    );
     assert_eq!(r.flag("-start"), Some("1"));
     assert_eq!(r.flag("-camera"), Some("Camera 001"));
     assert_eq!(r.flag("-width"), Some("640"));
     assert_eq!(
         r.profile.frames.frames_of(&r.profile, &r.flags, &r.scene),
-        Some(Frames::Range { start: 1.0, end: 10.0, step: 2.0 })
+        Some(Frames::Range {
+            start: 1.0,
+            end: 10.0,
+            step: 2.0
+        })
     );
     let r = ok("rend:3DSMAXCMD.EXE -frames:1,3,5-7 scenes/shot.max");
     assert_eq!(
@@ -94,10 +111,20 @@ fn the_new_renderers_accept_their_flags() {
     assert_eq!(r.flag("--engine"), Some("xpu"));
     assert_eq!(
         r.profile.frames.frames_of(&r.profile, &r.flags, &r.scene),
-        Some(Frames::Range { start: 3.0, end: 6.0, step: 1.0 })
+        Some(Frames::Range {
+            start: 3.0,
+            end: 6.0,
+            step: 1.0
+        })
     );
     let r = ok("rend:husk scenes/s.usd");
-    assert_eq!(r.profile.frames.frames_of(&r.profile, &r.flags, &r.scene).map(|f| f.count()), Some(1));
+    assert_eq!(
+        r.profile
+            .frames
+            .frames_of(&r.profile, &r.flags, &r.scene)
+            .map(|f| f.count()),
+        Some(1)
+    );
 
     let r = ok("rend:c4d -frame 1 20 2 -take \"Main Take\" -oresolution 640 360 scenes/a.c4d");
     assert_eq!(r.flag("-frame"), Some("1 20 2"));
@@ -105,7 +132,11 @@ fn the_new_renderers_accept_their_flags() {
     assert_eq!(r.scene, "scenes/a.c4d");
     assert_eq!(
         r.profile.frames.frames_of(&r.profile, &r.flags, &r.scene),
-        Some(Frames::Range { start: 5.0, end: 5.0, step: 1.0 })
+        Some(Frames::Range {
+            start: 5.0,
+            end: 5.0,
+            step: 1.0
+        })
     );
 
     let r = ok("rend:kick -i scenes/shot.0001.ass -frames 1-3 -r 320 240 -t 2");
@@ -129,30 +160,69 @@ fn the_new_renderers_accept_their_flags() {
 #[test]
 fn the_new_renderers_refuse_bad_shapes() {
     for (line, why) in [
-        ("rend:3dsmaxcmd -start:5 -end:1 scenes/a.max", "after the end frame"),
-        ("rend:3dsmaxcmd -start:1 -frames:1-3 scenes/a.max", "not both"),
+        (
+            "rend:3dsmaxcmd -start:5 -end:1 scenes/a.max",
+            "after the end frame",
+        ),
+        (
+            "rend:3dsmaxcmd -start:1 -frames:1-3 scenes/a.max",
+            "not both",
+        ),
         ("rend:3dsmaxcmd -outputName:../x.exr scenes/a.max", ""),
-        ("rend:3dsmaxcmd -outputName:out/shot01.exr scenes/a.max", "not in a digit"),
-        ("rend:3dsmaxcmd -outputName:$HOME/x.exr scenes/a.max", "expected a file name"),
-        ("rend:3dsmaxcmd -outputName:x.ms scenes/a.max", "expected a file name"),
-        ("rend:3dsmaxcmd -bogus:1 scenes/a.max", "is not a known 3dsmaxcmd flag"),
+        (
+            "rend:3dsmaxcmd -outputName:out/shot01.exr scenes/a.max",
+            "not in a digit",
+        ),
+        (
+            "rend:3dsmaxcmd -outputName:$HOME/x.exr scenes/a.max",
+            "expected a file name",
+        ),
+        (
+            "rend:3dsmaxcmd -outputName:x.ms scenes/a.max",
+            "expected a file name",
+        ),
+        (
+            "rend:3dsmaxcmd -bogus:1 scenes/a.max",
+            "is not a known 3dsmaxcmd flag",
+        ),
         ("rend:3dsmaxcmd -start:1 scenes/a.ma", "not a 3ds Max file"),
-        ("rend:husk -f 1 scenes/a.hip", "expected .usd, .usda, .usdc or .usdz"),
+        (
+            "rend:husk -f 1 scenes/a.hip",
+            "expected .usd, .usda, .usdc or .usdz",
+        ),
         ("rend:husk --res 1280 scenes/a.usd", "needs a value"),
         ("rend:husk -c ../../etc scenes/a.usd", "USD prim path"),
         ("rend:husk -n 200000 scenes/a.usd", "from 1 to 100000"),
         ("rend:husk -f 1 -f 2 scenes/a.usd", "given twice"),
         ("rend:husk --frame=1 scenes/a.usd", "not a known husk flag"),
         ("rend:c4d -frame 10 1 scenes/a.c4d", "after the end frame"),
-        ("rend:c4d -frame 1 10 0 scenes/a.c4d", "step must be at least 1"),
+        (
+            "rend:c4d -frame 1 10 0 scenes/a.c4d",
+            "step must be at least 1",
+        ),
         ("rend:c4d -render scenes/a.c4d scenes/b.c4d", "named twice"),
-        ("rend:c4d -oimage /tmp/$(id) scenes/a.c4d", "file name prefix"),
+        (
+            "rend:c4d -oimage /tmp/$(id) scenes/a.c4d",
+            "file name prefix",
+        ),
         ("rend:kick -frames 1-3 scenes/shot.ass", "name one of them"),
-        ("rend:kick -frames 1-999999 scenes/s.0001.ass", "the limit is 100000"),
+        (
+            "rend:kick -frames 1-999999 scenes/s.0001.ass",
+            "the limit is 100000",
+        ),
         ("rend:kick -c ../x scenes/s.0001.ass", "a name is"),
-        ("rend:vray -frames=1-3,0 scenes/a.vrscene", "expected frames"),
-        ("rend:vray -imgFile=/x/y.vrimg scenes/a.vrscene", "expected a file name"),
-        ("rend:vray scenes/a.vrscene; rm -rf /", "comes after the scene"),
+        (
+            "rend:vray -frames=1-3,0 scenes/a.vrscene",
+            "expected frames",
+        ),
+        (
+            "rend:vray -imgFile=/x/y.vrimg scenes/a.vrscene",
+            "expected a file name",
+        ),
+        (
+            "rend:vray scenes/a.vrscene; rm -rf /",
+            "comes after the scene",
+        ),
         ("rend:husk \"$(id).usd\" extra", "comes after the scene"),
     ] {
         match parse(builtin(), line) {
@@ -221,23 +291,65 @@ fn unsafe_config_profiles_are_refused() {
     let with = |from: &str, to: &str| STUDIO.replacen(from, to, 1);
     for (text, why) in [
         // No kind for arbitrary paths or scripts exists at all.
-        (with("kind = \"prim_path\"", "kind = \"path\""), "unknown variant"),
-        (with("kind = \"prim_path\"", "kind = \"script\""), "unknown variant"),
-        (with("{ name = \"-cam\"", "{ name = \"--prerender-script\""), "both allowed and denied"),
-        (with("{ name = \"-cam\"", "{ name = \"-preRender\""), "no profile may allow it"),
-        (with("{ name = \"-cam\"", "{ name = \"--python-expr\""), "no profile may allow it"),
-        (with("{ name = \"-cam\"", "{ name = \"-SCRIPT\""), "no profile may allow it"),
-        (with("{ name = \"-cam\"", "{ name = \"-set\""), "no profile may allow it"),
-        (with("{ name = \"-cam\"", "{ name = \"-include\""), "no profile may allow it"),
-        (with("{ name = \"-cam\"", "{ name = \"-o\""), "node's output flag"),
-        (with("\"--make-output-path\"", "\"--usd-trace=/tmp/x\""), "runs code"),
-        (with("{dir}/{stem}", "{dir}/../{stem}"), "run.output.pattern"),
+        (
+            with("kind = \"prim_path\"", "kind = \"path\""),
+            "unknown variant",
+        ),
+        (
+            with("kind = \"prim_path\"", "kind = \"script\""),
+            "unknown variant",
+        ),
+        (
+            with("{ name = \"-cam\"", "{ name = \"--prerender-script\""),
+            "both allowed and denied",
+        ),
+        (
+            with("{ name = \"-cam\"", "{ name = \"-preRender\""),
+            "no profile may allow it",
+        ),
+        (
+            with("{ name = \"-cam\"", "{ name = \"--python-expr\""),
+            "no profile may allow it",
+        ),
+        (
+            with("{ name = \"-cam\"", "{ name = \"-SCRIPT\""),
+            "no profile may allow it",
+        ),
+        (
+            with("{ name = \"-cam\"", "{ name = \"-set\""),
+            "no profile may allow it",
+        ),
+        (
+            with("{ name = \"-cam\"", "{ name = \"-include\""),
+            "no profile may allow it",
+        ),
+        (
+            with("{ name = \"-cam\"", "{ name = \"-o\""),
+            "node's output flag",
+        ),
+        (
+            with("\"--make-output-path\"", "\"--usd-trace=/tmp/x\""),
+            "runs code",
+        ),
+        (
+            with("{dir}/{stem}", "{dir}/../{stem}"),
+            "run.output.pattern",
+        ),
         (with("{dir}/{stem}", "/tmp/{stem}"), "run.output.pattern"),
         (with("(?P<percent>\\d+)%", "(\\d+"), "does not compile"),
         (with("(?P<percent>\\d+)%", "(\\d+)%"), "named groups"),
-        (with("programs = [\"karma\"]", "programs = [\"husk\"]"), "picks both"),
-        (with("kind = { int = [1, 1000] }", "kind = { int = [9, 1] }"), "first bound"),
-        (with("label = \"karma\"", "label = \"karma\"\nunknown_key = 1"), "unknown field"),
+        (
+            with("programs = [\"karma\"]", "programs = [\"husk\"]"),
+            "picks both",
+        ),
+        (
+            with("kind = { int = [1, 1000] }", "kind = { int = [9, 1] }"),
+            "first bound",
+        ),
+        (
+            with("label = \"karma\"", "label = \"karma\"\nunknown_key = 1"),
+            "unknown field",
+        ),
         (with("-start 1 -count 3", "-start 3 -count 0"), "example"),
     ] {
         let err = config("karma", &text).expect_err(&text).to_string();

@@ -109,7 +109,10 @@ impl Profile {
     }
 
     #[allow(clippy::type_complexity)]
-    fn walk<'p>(&'p self, tokens: &[String]) -> Result<(Vec<(&'p FlagSpec, Flag)>, String), FlagError> {
+    fn walk<'p>(
+        &'p self,
+        tokens: &[String],
+    ) -> Result<(Vec<(&'p FlagSpec, Flag)>, String), FlagError> {
         // With a scene flag in the line, its last token may be a value.
         let scene_by_flag = tokens
             .iter()
@@ -121,7 +124,11 @@ impl Profile {
             let tok = tokens[i].as_str();
             let (head, inline) = self.split(tok);
             if let Some(why) = self.denied(tok).or_else(|| self.denied(head)) {
-                let flag = if self.denied(tok).is_some() { tok } else { head };
+                let flag = if self.denied(tok).is_some() {
+                    tok
+                } else {
+                    head
+                };
                 return Err(FlagError::DeniedFlag {
                     flag: flag.to_string(),
                     why: why.to_string(),
@@ -140,7 +147,11 @@ impl Profile {
                 return Ok((flags, tok.to_string()));
             }
             let inline = inline.filter(|_| self.syntax != Syntax::Space);
-            let name = if self.syntax == Syntax::Space { tok } else { head };
+            let name = if self.syntax == Syntax::Space {
+                tok
+            } else {
+                head
+            };
             // The value tokens after position `i`: never the last token
             // (the scene) unless a scene flag names the scene.
             let takes = |n: usize| i + n < tokens.len() - usize::from(!scene_by_flag);
@@ -186,7 +197,10 @@ impl Profile {
                     let mut parts: Vec<&str> = Vec::new();
                     while parts.len() < most && takes(parts.len() + 1) {
                         let next = tokens[i + parts.len() + 1].as_str();
-                        let numeric = next.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit())
+                        let numeric = next
+                            .trim_start_matches('-')
+                            .bytes()
+                            .all(|b| b.is_ascii_digit())
                             && !next.trim_start_matches('-').is_empty();
                         if parts.len() >= least && !numeric {
                             break;

@@ -230,5 +230,8 @@ fn vray_resumes_with_a_frame_list_or_skips_existing() {
     );
     // Frames the node cannot count: one run, skipping what exists.
     let got = argv("rend:vray shot.vrscene", Path::new("/p/shot.vrscene"), &[7]);
-    assert_eq!(got[0].last().map(String::as_str), Some("-skipExistingFrames=1"));
+    assert_eq!(
+        got[0].last().map(String::as_str),
+        Some("-skipExistingFrames=1")
+    );
 }
