@@ -402,6 +402,39 @@ mod tests {
         assert_eq!(c.blender_engine, "CYCLES");
     }
 
+    /// The sample's commented config profile, uncommented, is a valid
+    /// renderer (README shows the same one).
+    #[test]
+    fn the_samples_config_profile_example_is_valid() {
+        let sample = include_str!("../../../examples/node.toml");
+        let (_, rest) = sample
+            .split_once("# --- config profile example ---\n")
+            .expect("marker");
+        let (block, _) = rest.split_once("# --- end").expect("end marker");
+        let text: String = block
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+            .collect();
+        let mut f: FileConfig = toml::from_str(&text).expect("parses");
+        f.folder = Some("/f".into());
+        let c = Config::merge(
+            f,
+            Overrides {
+                projects: Some("/p".into()),
+                output: Some("/o".into()),
+                ..Default::default()
+            },
+        )
+        .expect("valid");
+        let p = c.profiles.get("karma-xpu").expect("the example renderer");
+        assert_eq!(c.program_for(p), PathBuf::from("/opt/hfs20.5/bin/husk"));
+        let readme = include_str!("../../../README.md");
+        assert!(
+            readme.contains(text.trim()),
+            "README shows the same example"
+        );
+    }
+
     #[test]
     fn missing_folder_says_how_to_fix_it() {
         let e = Config::merge(FileConfig::default(), Overrides::default()).unwrap_err();
