@@ -455,6 +455,42 @@ mod tests {
         );
     }
 
+    /// The sample's commented `[[slots]]` tables, uncommented, give two GPU
+    /// slots; its commented `[preview]`/`[verify]` keys are real keys.
+    #[test]
+    fn the_samples_commented_slots_and_frame_checks_are_valid() {
+        let sample = include_str!("../../../examples/node.toml");
+        let uncomment = |from: &str| -> String {
+            let (_, rest) = sample.split_once(from).expect("section in the sample");
+            rest.lines()
+                .take_while(|l| l.starts_with("# ") && !l.starts_with("# ["))
+                .filter_map(|l| l.strip_prefix("# "))
+                .filter(|l| l.contains(" = "))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        let slots: String = sample
+            .lines()
+            .skip_while(|l| *l != "# [[slots]]")
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        let text = format!(
+            "folder = \"/f\"\n{slots}[preview]\n{}[verify]\n{}",
+            uncomment("every_frames = 0\n"),
+            uncomment("[verify]\n"),
+        );
+        let f: FileConfig = toml::from_str(&text).expect("parses");
+        let o = Overrides {
+            projects: Some("/p".into()),
+            output: Some("/o".into()),
+            ..Default::default()
+        };
+        let c = Config::merge(f, o).expect("valid");
+        assert_eq!(c.slots.len(), 2);
+        assert!(c.video.is_some() && c.verify.is_some());
+    }
+
     #[test]
     fn missing_folder_says_how_to_fix_it() {
         let e = Config::merge(FileConfig::default(), Overrides::default()).unwrap_err();

@@ -5,7 +5,6 @@
 //! from the config, runs through [`generic`] and [`patterns`].
 
 pub mod blender;
-mod disk;
 pub mod generic;
 pub mod maya;
 pub mod patterns;
@@ -17,7 +16,7 @@ use std::path::PathBuf;
 use droprender_shared::command::RenderRequest;
 use droprender_shared::profile::{Builder, Frames, Kind, Profile, RendererKind};
 
-pub use disk::{FrameFile, done_among, done_frames, frame_files, newest_frame};
+pub use crate::frames::disk::{FrameFile, done_among, done_frames, frame_files, newest_frame};
 
 use crate::config::Config;
 
