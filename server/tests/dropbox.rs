@@ -42,9 +42,7 @@ fn check_exactly_once(rig: &DbxRig, n: usize) {
     lines.sort_unstable();
     lines.dedup();
     assert_eq!(lines.len(), n, "distinct lines in commands.txt");
-    rig.wait_until(&format!("{n} finished renders"), || {
-        rig.log_events("finished").len() >= n
-    });
+    rig.wait_count("finished renders", n, || rig.log_events("finished").len());
     rig.wait_idle();
     assert_eq!(rig.log_events("accepted").len(), n, "accepted in LOG.txt");
     assert_eq!(rig.log_events("finished").len(), n, "finished in LOG.txt");

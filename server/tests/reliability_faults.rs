@@ -319,8 +319,14 @@ fn a_full_state_disk_is_reported_and_nothing_is_lost_when_it_clears() {
             b"//Maya ASCII 2025 scene\n",
         );
         std::fs::remove_file(&arriving).expect("arrived");
+        let starts = || rig.log().matches("cannot start job").count();
+        rig.wait_until("the failed start to be reported", || {
+            starts() > starts_before
+        });
+        // Once reported, the retries are calm: counted over the next 3 s.
+        let first = starts();
         std::thread::sleep(Duration::from_secs(3));
-        let start_warnings = rig.log().matches("cannot start job").count() - starts_before;
+        let start_warnings = starts() - first;
         assert!(node_alive(&rig), "the node keeps running");
         std::fs::remove_file(&filler).expect("free the disk");
         let cleared = Instant::now();
@@ -328,13 +334,13 @@ fn a_full_state_disk_is_reported_and_nothing_is_lost_when_it_clears() {
             rig.log_events("finished").iter().any(|l| l.contains(&late))
         });
         fig.line(format!(
-            "round {}: a job whose start could not be journaled: {start_warnings} `cannot start job` warning(s) in 3 s; started {:?} after the disk was freed",
+            "round {}: a job whose start could not be journaled: reported, then {start_warnings} more `cannot start job` warning(s) in 3 s; started {:?} after the disk was freed",
             round + 1,
             cleared.elapsed()
         ));
         assert!(
-            (1..=10).contains(&start_warnings),
-            "the failed start is reported and retried calmly, not in a busy loop: {start_warnings} warnings in 3 s"
+            start_warnings <= 10,
+            "the failed start is retried calmly, not in a busy loop: {start_warnings} more warnings in 3 s"
         );
         // The ledger written through the fault must reopen: restart.
         rig.kill9();

@@ -175,14 +175,28 @@ impl DbxRig {
         self.wait_for(what, Duration::from_secs(90), f);
     }
 
+    /// Until `count()` reaches `target`; fails after 60 s without progress.
+    pub fn wait_count(&self, what: &str, target: usize, count: impl FnMut() -> usize) {
+        wait::until_count(
+            what,
+            target,
+            Duration::from_secs(60),
+            self.poll,
+            count,
+            || self.context(),
+        );
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "--- LOG.txt (last lines, newest first) ---\n{}\n--- node stderr ---\n{}",
+            wait::newest_first(&self.log(), 40),
+            wait::newest_first(&self.stderr(), 60)
+        )
+    }
+
     pub fn wait_for(&self, what: &str, timeout: Duration, f: impl FnMut() -> bool) {
-        wait::until(what, timeout, self.poll, f, || {
-            format!(
-                "--- LOG.txt (last lines, newest first) ---\n{}\n--- node stderr ---\n{}",
-                wait::newest_first(&self.log(), 40),
-                wait::newest_first(&self.stderr(), 60)
-            )
-        });
+        wait::until(what, timeout, self.poll, f, || self.context());
     }
 
     /// Until the node's change feed runs (its first longpoll).

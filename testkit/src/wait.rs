@@ -30,6 +30,34 @@ pub fn until(
     }
 }
 
+/// Until `count()` reaches `target`, failing only when it has not grown
+/// for `stall`: a long run on a loaded machine is slow, not stuck.
+pub fn until_count(
+    what: &str,
+    target: usize,
+    stall: Duration,
+    every: Duration,
+    mut count: impl FnMut() -> usize,
+    context: impl FnOnce() -> String,
+) {
+    let mut last = count();
+    let mut grew = Instant::now();
+    while last < target {
+        if grew.elapsed() > stall {
+            panic!(
+                "timed out waiting for {what}: {last} of {target}, none more in {stall:?}\n{}",
+                context()
+            );
+        }
+        std::thread::sleep(every);
+        let now = count();
+        if now > last {
+            last = now;
+            grew = Instant::now();
+        }
+    }
+}
+
 /// The last `n` lines of `text`, newest first (for failure messages).
 pub fn newest_first(text: &str, n: usize) -> String {
     text.lines().rev().take(n).collect::<Vec<_>>().join("\n")
