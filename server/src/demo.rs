@@ -2,7 +2,8 @@
 //!
 //! It makes a scratch synced folder and projects root with the sample scenes,
 //! points the node at the Render simulator (this very binary, linked as
-//! `Render`), appends a render and a `progress:` the way the client does, and
+//! `Render`; in packaged builds the `render-sim` shipped with it, see
+//! [`crate::sim`]), appends a render and a `progress:` the way the client does, and
 //! prints where to look.
 
 use std::path::{Path, PathBuf};

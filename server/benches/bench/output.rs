@@ -65,7 +65,10 @@ pub fn rows(quick: bool) -> Vec<Row> {
             .expect("run the simulator");
         let mut sink = Vec::new();
         let _ = child.stdout.take().map(|mut o| o.read_to_end(&mut sink));
-        assert!(child.wait().is_ok_and(|s| s.success()), "the simulator failed");
+        assert!(
+            child.wait().is_ok_and(|s| s.success()),
+            "the simulator failed"
+        );
         alone.push(t.elapsed().as_nanos() as u64);
     }
     alone.sort_unstable();
@@ -106,7 +109,10 @@ pub fn rows(quick: bool) -> Vec<Row> {
         },
         Row {
             group: "output",
-            measure: format!("{k}k progress lines: append → job ended, beyond the renderer alone ({})", human_ns(alone)),
+            measure: format!(
+                "{k}k progress lines: append → job ended, beyond the renderer alone ({})",
+                human_ns(alone)
+            ),
             goal: "≤ 1 s".into(),
             ours: format!("{} (ended {})", human_ns(behind), human_ns(ended)),
             paper: String::new(),
