@@ -7,6 +7,7 @@
 //! [`node`] is the event loop that applies the core's effects in order.
 
 pub mod channel;
+pub mod check_config;
 pub mod cli;
 pub mod clock;
 pub mod config;

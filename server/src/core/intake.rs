@@ -97,7 +97,7 @@ impl Core {
                                 attempts: 0,
                                 message: None,
                                 output_dir: r.output_dir,
-                                frames_total: renderer::frame_range(req).map_or(0, |f| f.count()),
+                                frames_total: renderer::frames_total(req),
                                 frames_done: 0,
                                 proc: None,
                                 priority: req.options.priority.unwrap_or(0),

@@ -1,7 +1,6 @@
 //! The status document (status.json, and status.txt rendered from it):
 //! what the ledger and the live progress say, as of `now`.
 
-use droprender_shared::profile::RendererKind;
 use droprender_shared::states::{JobPhase, NodeState};
 use droprender_shared::status::{
     FORMAT, FrameInfo, FrameStats, JobInfo, NodeInfo, QUEUE_SHOWN, StatusDoc,
@@ -47,12 +46,15 @@ impl Core {
             .map(|a| a * (total.saturating_sub(frames_done) as f64 - pc / 100.0).max(0.0));
         let (renderer, after) = match &job.req {
             Ok(r) => (
-                match r.renderer {
-                    RendererKind::Maya => format!("maya {}", r.flag("-r").unwrap_or(""))
-                        .trim_end()
-                        .to_string(),
-                    RendererKind::Blender => "blender".into(),
-                },
+                // The profile's name, and the sub-renderer it picks (`maya sw`).
+                r.profile
+                    .select
+                    .as_deref()
+                    .and_then(|s| r.flag(s))
+                    .map_or_else(
+                        || r.renderer.name().to_string(),
+                        |v| format!("{} {v}", r.renderer.name()),
+                    ),
                 r.options.after.first().copied(),
             ),
             Err(_) => (String::new(), None),

@@ -4,6 +4,7 @@
 //! is file work: the node calls it off the async runtime.
 
 pub mod book;
+pub mod disk;
 pub mod verify;
 pub mod video;
 
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use book::{Book, Row};
 use verify::{Checks, Verdict};
 
-use crate::renderer::{self, FrameFile};
+use disk::FrameFile;
 
 /// When a frame rendered and what it cost, as the node saw it happen.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +91,7 @@ pub fn judge_one(
 /// every complete frame file is judged once (rows in frames.csv say which
 /// were judged already), and bad ones are moved aside.
 pub fn judge_all(dir: &Path, layers: usize, checks: Checks) -> BTreeSet<i64> {
-    let files = renderer::frame_files(dir);
+    let files = disk::frame_files(dir);
     let book = Book::read(dir);
     let mut rows = Vec::new();
     let good: Vec<FrameFile> = files
@@ -128,7 +129,7 @@ pub fn judge_all(dir: &Path, layers: usize, checks: Checks) -> BTreeSet<i64> {
             dir.join(book::FILE).display()
         );
     }
-    renderer::done_among(&good, layers)
+    disk::done_among(&good, layers)
 }
 
 #[cfg(test)]

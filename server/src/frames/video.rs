@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use image::RgbImage;
 use image::imageops::FilterType;
 
+use super::disk;
 use crate::preview;
-use crate::renderer;
 
 pub const MP4: &str = "preview.mp4";
 pub const GIF: &str = "preview.gif";
@@ -40,7 +40,7 @@ pub struct Video {
 /// Makes the preview video of the frames under `dir` (the first layer's),
 /// using `scratch` (an empty folder the caller removes) for ffmpeg's input.
 pub fn make(dir: &Path, s: &VideoSettings, scratch: &Path) -> Result<Video, String> {
-    let mut files = renderer::frame_files(dir);
+    let mut files = disk::frame_files(dir);
     let Some(first_group) = files.iter().map(|f| f.group.clone()).min() else {
         return Err("no frame has finished yet".into());
     };

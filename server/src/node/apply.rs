@@ -3,7 +3,6 @@
 //! in file order), a control command, and starting what can start.
 
 use droprender_shared::files;
-use droprender_shared::help::HELP;
 use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
 use droprender_storage::Folder;
 
@@ -99,7 +98,7 @@ impl<F: Folder> Node<F> {
                 let wrote = self
                     .publish
                     .writer
-                    .put(&*self.folder, files::HELP, HELP.as_bytes().to_vec())
+                    .put(&*self.folder, files::HELP, help_text(&self.cfg))
                     .await;
                 let now = self.now();
                 let l = match wrote {
@@ -227,4 +226,9 @@ impl<F: Folder> Node<F> {
             }
         }
     }
+}
+
+/// help.txt with this node's renderers (its config profiles included).
+fn help_text(cfg: &crate::config::Config) -> Vec<u8> {
+    droprender_shared::help::text(&cfg.profiles).into_bytes()
 }
