@@ -114,8 +114,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         wait_for(&folder, "the node to start", |_| true).await?;
         println!("\n> appending to commands.txt: {}", line.trim_end());
         folder.append(files::COMMANDS, line.into_bytes()).await?;
+        // A short job (`--frames 2`) can end between two polls: ended counts.
         let s = wait_for(&folder, "the render to start", |s| {
-            s.current.as_ref().is_some_and(|c| c.frames_done >= 2)
+            s.current.as_ref().is_some_and(|c| c.frames_done >= 2) || !s.recent.is_empty()
         })
         .await?;
         if let Some(c) = &s.current {
