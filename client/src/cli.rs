@@ -93,4 +93,7 @@ pub enum Cmd {
     Retry { job: u64 },
     /// Print shell completions: `droprender completions bash > /etc/bash_completion.d/droprender`.
     Completions { shell: clap_complete::Shell },
+    /// Write droprender(1) and a page per subcommand into DIR (packaging).
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }

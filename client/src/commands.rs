@@ -68,7 +68,7 @@ async fn exec<F: Folder>(folder: &F, cmd: Cmd, node: Option<&str>) -> Result<(),
         }
         Cmd::Retry { job } => send(folder, &format!("{} {job}", p("retry"))).await,
         Cmd::Watch { json } => crate::watch::watch(folder, json).await,
-        Cmd::Completions { .. } => Ok(()),
+        Cmd::Completions { .. } | Cmd::Manpages { .. } => Ok(()),
         Cmd::Progress { no_wait, timeout } => {
             progress(folder, no_wait, Duration::from_secs(timeout)).await
         }

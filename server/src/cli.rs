@@ -30,6 +30,11 @@ pub enum Cmd {
     CheckConfig(crate::check_config::CheckConfigArgs),
     /// Run the node as this OS's service: install, uninstall, start, stop, status.
     Service(crate::service::ServiceArgs),
+    /// Print shell completions: `droprender-node completions bash > /etc/bash_completion.d/droprender-node`.
+    Completions { shell: clap_complete::Shell },
+    /// Write droprender-node(1) and a page per subcommand into DIR (packaging).
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
     /// Run one Slurm array task (used by the Slurm executor's batch script).
     #[command(hide = true)]
     SlurmTask { work_dir: PathBuf },
@@ -180,12 +185,53 @@ pub fn run_node(args: &RunArgs) -> anyhow::Result<()> {
     })
 }
 
+/// Writes `droprender-node.1` and one page per visible subcommand, nested
+/// (`droprender-node-service-install.1`), into `dir`: the packages' man pages, generated from
+/// the command line itself. Every page is footed with the program's name
+/// and version (clap_mangen's `generate_to` would put the subcommand's).
+pub fn write_manpages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+    fn write(cmd: clap::Command, dir: &std::path::Path, source: &str) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            write(sub, dir, source)?;
+        }
+        clap_mangen::Man::new(cmd)
+            .source(source)
+            .manual("droprender")
+            .generate_to(dir)
+            .map(drop)
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut cmd = cmd.disable_help_subcommand(true);
+    cmd.build();
+    let source = format!(
+        "{} {}",
+        cmd.get_name(),
+        cmd.get_version().unwrap_or_default()
+    );
+    write(cmd, dir, &source)
+}
+
 pub fn main() -> ExitCode {
     if let Some(code) = crate::sim::as_simulator() {
         return code;
     }
     let cli = Cli::parse();
     let result = match &cli.cmd {
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "droprender-node",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Cmd::Manpages { dir } => {
+            use clap::CommandFactory as _;
+            write_manpages(Cli::command(), dir)
+                .map_err(|e| anyhow::anyhow!("writing man pages to {}: {e}", dir.display()))
+        }
         Cmd::Run(a) => run_node(a),
         Cmd::Demo(a) => {
             let _guard = init_tracing("warn", None);
@@ -207,5 +253,59 @@ pub fn main() -> ExitCode {
             eprintln!("droprender-node: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn man_pages_cover_every_visible_subcommand_and_no_hidden_one() {
+        Cli::command().debug_assert();
+        let dir = tempfile::tempdir().unwrap();
+        write_manpages(Cli::command(), dir.path()).unwrap();
+        let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        pages.sort();
+        for page in [
+            "droprender-node.1",
+            "droprender-node-run.1",
+            "droprender-node-demo.1",
+            "droprender-node-init.1",
+            "droprender-node-completions.1",
+            "droprender-node-service.1",
+            "droprender-node-service-install.1",
+            "droprender-node-service-status.1",
+        ] {
+            assert!(pages.iter().any(|p| p == page), "{page} missing: {pages:?}");
+        }
+        for hidden in ["manpages", "slurm-task", "help", "service-run"] {
+            assert!(
+                !pages.iter().any(|p| p.contains(hidden)),
+                "{hidden} has a page: {pages:?}"
+            );
+        }
+        let run = std::fs::read_to_string(dir.path().join("droprender-node-run.1")).unwrap();
+        assert!(run.contains("\\-\\-poll"), "{run}");
+        let footer = format!("\"droprender-node {}\"", env!("CARGO_PKG_VERSION"));
+        assert!(run.contains(&footer), "{run}");
+    }
+
+    #[test]
+    fn completions_name_the_node_and_its_subcommands() {
+        let mut out = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "droprender-node",
+            &mut out,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("droprender-node") && text.contains("service"));
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! It makes a scratch synced folder and projects root with the sample scenes,
 //! points the node at the Render simulator (this very binary, linked as
-//! `Render`), appends a render and a `progress:` the way the client does, and
+//! `Render`; in packaged builds the `render-sim` shipped with it, see
+//! [`crate::sim`]), appends a render and a `progress:` the way the client does, and
 //! prints where to look.
 
 use std::path::{Path, PathBuf};
@@ -113,8 +114,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         wait_for(&folder, "the node to start", |_| true).await?;
         println!("\n> appending to commands.txt: {}", line.trim_end());
         folder.append(files::COMMANDS, line.into_bytes()).await?;
+        // A short job (`--frames 2`) can end between two polls: ended counts.
         let s = wait_for(&folder, "the render to start", |s| {
-            s.current.as_ref().is_some_and(|c| c.frames_done >= 2)
+            s.current.as_ref().is_some_and(|c| c.frames_done >= 2) || !s.recent.is_empty()
         })
         .await?;
         if let Some(c) = &s.current {
