@@ -2,8 +2,8 @@
 //! a synced folder, a projects root outside it with settled Maya scenes, an
 //! output root, a state dir, the node's config file, and `bin/Render`, a
 //! link to the node binary (which then acts as the Maya `Render`
-//! simulator; on Windows `bin\Render.exe`, a copy: symbolic links need a
-//! privilege there); plus the `droprender-node run` command line on it.
+//! simulator; on Windows `bin\Render.exe`, a hard link or a copy:
+//! symbolic links need a privilege there); plus the `droprender-node run` command line on it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -231,11 +231,14 @@ fn link_render(render: &Path) {
     std::os::unix::fs::symlink(bins::node(), render).expect("symlink Render");
 }
 
-/// `bin\Render.exe`: a copy of the node binary (a symbolic link needs a
-/// privilege on Windows; the copy behaves the same).
+/// `bin\Render.exe`: a hard link to the node binary where the file system
+/// allows one, else a copy (a symbolic link needs a privilege on Windows;
+/// either behaves the same, and the debug binary is over 100 MB).
 #[cfg(not(unix))]
 fn link_render(render: &Path) {
-    std::fs::copy(bins::node(), render).expect("copy the node to Render.exe");
+    if std::fs::hard_link(bins::node(), render).is_err() {
+        std::fs::copy(bins::node(), render).expect("copy the node to Render.exe");
+    }
 }
 
 /// Sets a file's mtime an hour back: a file that finished syncing long ago.

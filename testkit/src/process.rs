@@ -7,7 +7,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use crate::clock::now_ns;
-#[cfg(unix)]
 use crate::wait;
 
 /// A process with its stderr in a file.

@@ -191,8 +191,10 @@ pub(crate) fn sleep_if_child() {
 /// `RENDER_SIM_CHILD_PID_FILE`: starts a child of this very program (its
 /// argv\[0\], so a link named `Render` stays `Render`), which sleeps, and
 /// writes the child's pid to `pid_file`. The child inherits the environment
-/// (a renderer's helpers do) but no stdio, and is not waited for: it is a
-/// helper the renderer leaves to whoever supervises it.
+/// and stdout and stderr (a renderer's helpers do, and on Windows every child
+/// inherits its parent's pipes anyway), so it keeps them open after the
+/// simulator exits; it is not waited for: it is a helper the renderer leaves
+/// to whoever supervises it.
 pub(crate) fn spawn_sleeping_child(pid_file: &Path) -> io::Result<u32> {
     let argv0 = std::env::args_os().next().map(PathBuf::from);
     let program = match argv0 {
@@ -205,8 +207,6 @@ pub(crate) fn spawn_sleeping_child(pid_file: &Path) -> io::Result<u32> {
     let child = std::process::Command::new(program)
         .env(SLEEPER_VAR, "1")
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
         .spawn()?;
     let pid = child.id();
     fs::write(pid_file, format!("{pid}\n"))?;

@@ -118,7 +118,7 @@
 //! | `RENDER_SIM_HOOK_LOG=file` | append `HOOK-EXECUTED <flag> <value>` for each code-running flag run (every program) |
 //! | `RENDER_SIM_LINES_PER_FRAME=n` | print `n` progress lines per frame back to back, without the step pause (every program) |
 //! | `RENDER_SIM_PID_FILE=file` | write the simulator's pid at start |
-//! | `RENDER_SIM_CHILD_PID_FILE=file` | at start: start a child process of the simulator itself (same program, same environment, no stdio) that only sleeps (10 minutes unless killed), and write its pid to the file: a renderer with a helper of its own, for tests that a stop takes the whole tree |
+//! | `RENDER_SIM_CHILD_PID_FILE=file` | at start: start a child process of the simulator itself (same program, same environment, same stdout and stderr, which it keeps open) that only sleeps (10 minutes unless killed), and write its pid to the file: a renderer with a helper of its own, for tests that a stop takes the whole tree and that a helper holding the pipes does not hold up the job |
 //! | `RENDER_SIM_START_STAMP=file` | very first thing: append one line `<start> <main>`, `CLOCK_MONOTONIC` nanoseconds: when this process was created (its CPU and run-queue time, from `/proc/self/schedstat`, subtracted: the loader's work on the simulator is not the caller's latency) and when `run` began (benchmarks time command → renderer start with it) |
 //!
 //! SIGTERM and SIGINT keep their default action: the process dies.

@@ -30,8 +30,18 @@ fn hold(path: &Path, share_write: bool) -> File {
     }
     #[cfg(not(windows))]
     let _ = share_write;
-    o.open(path)
-        .unwrap_or_else(|e| panic!("hold {}: {e}", path.display()))
+    // The node may be appending at this very moment (ERROR_SHARING_VIOLATION
+    // on Windows): a reader tries again, as the node does.
+    let t = Instant::now();
+    loop {
+        match o.open(path) {
+            Ok(f) => return f,
+            Err(e) if e.raw_os_error() == Some(32) && t.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("hold {}: {e}", path.display()),
+        }
+    }
 }
 
 /// No write failure reached LOG.txt or the node's stderr.
