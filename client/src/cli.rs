@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Queue a render: `droprender rend -r sw -s 1 -e 10 shot01.mb` (or `rend blender -s 1 -e 3 a.blend`).
+    /// Queue a render: `droprender rend -r sw -s 1 -e 10 shot01.mb` (or `rend blender -s 1 -e 3 a.blend`, `rend husk -f 1 -n 10 shot.usd`…).
     Rend {
         /// Render flags, then the scene (relative to the node's projects root).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, num_args = 1..)]

@@ -211,7 +211,8 @@ pub async fn append_line<F: Folder>(folder: &F, raw: &str) -> Result<String, Fai
     if raw.contains('\n') || raw.contains('\r') {
         return Err(Failure::Refused("send one line at a time".into()));
     }
-    let (text, cmd) = match command::parse_str(raw) {
+    let profiles = crate::profiles::for_line(folder, raw).await;
+    let (text, cmd) = match command::parse_str_with(raw, &profiles) {
         Ok(Some(x)) => x,
         Ok(None) => return Err(Failure::Refused("the line is empty or a comment".into())),
         Err(e) => return Err(Failure::Refused(refusal(&e))),

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod commands;
 pub mod failure;
+pub mod profiles;
 pub mod read;
 pub mod watch;
 

@@ -1,4 +1,4 @@
-//! The command line: `droprender-node run …`, `demo`, `init`, `service …`.
+//! The command line: `droprender-node run …`, `demo`, `init`, `check-config`, `service …`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +26,8 @@ pub enum Cmd {
     Demo(crate::demo::DemoArgs),
     /// Write a commented node.toml to start from.
     Init(InitArgs),
+    /// Check a config (renderer profiles included) and print the grammar help.txt will show.
+    CheckConfig(crate::check_config::CheckConfigArgs),
     /// Run the node as this OS's service: install, uninstall, start, stop, status.
     Service(crate::service::ServiceArgs),
     /// Run one Slurm array task (used by the Slurm executor's batch script).
@@ -190,6 +192,7 @@ pub fn main() -> ExitCode {
             crate::demo::run(a)
         }
         Cmd::Init(a) => init(a),
+        Cmd::CheckConfig(a) => crate::check_config::run(a),
         Cmd::Service(a) => crate::service::main(a),
         #[cfg(unix)]
         Cmd::SlurmTask { work_dir } => return crate::exec::slurm::task_main(work_dir),

@@ -62,6 +62,13 @@ pub fn executor(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Executor>> {
 /// Runs a node with `cfg` until `shutdown` says stop.
 pub async fn serve(mut cfg: Config, shutdown: watch::Receiver<Shutdown>) -> anyhow::Result<()> {
     cfg.locate_programs();
+    // Lines are parsed in the channel and again when the journal replays;
+    // both use this process's profiles, so they are the config's from now on.
+    if let Err(p) = droprender_shared::profile::install((*cfg.profiles).clone())
+        && p != *droprender_shared::profile::installed()
+    {
+        anyhow::bail!("this process already runs a node with other renderer profiles");
+    }
     let cfg = Arc::new(cfg);
     let executor = executor(&cfg)?;
     let cfg = Arc::unwrap_or_clone(cfg);

@@ -7,12 +7,14 @@
 //! [`node`] is the event loop that applies the core's effects in order.
 
 pub mod channel;
+pub mod check_config;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
 pub mod demo;
 pub mod exec;
+pub mod frames;
 pub mod launch;
 pub mod ledger;
 pub mod node;

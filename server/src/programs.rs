@@ -177,6 +177,10 @@ mod installs {
                 r"C:\Program Files\MAXON\CINEMA 4D *\Commandline.exe",
             ],
             "kick" => &[r"C:\Program Files\Autodesk\Arnold\maya*\bin\kick.exe"],
+            "ffmpeg" => &[
+                r"C:\Program Files\ffmpeg\bin\ffmpeg.exe",
+                r"C:\ffmpeg\bin\ffmpeg.exe",
+            ],
             "vray" => &[
                 r"C:\Program Files\Chaos Group\V-Ray\Standalone for x64\bin\x64\*\vray.exe",
                 r"C:\Program Files\Chaos\V-Ray\Standalone for x64\bin\vray.exe",
@@ -198,6 +202,7 @@ mod installs {
                 "/Applications/MAXON/CINEMA 4D */Commandline.app/Contents/MacOS/Commandline",
             ],
             "vray" => &["/Applications/ChaosGroup/V-Ray/Standalone_for_*/bin/*/*/vray"],
+            "ffmpeg" => &["/opt/homebrew/bin/ffmpeg", "/usr/local/bin/ffmpeg"],
             _ => &[],
         }
     }

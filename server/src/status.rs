@@ -66,6 +66,8 @@ pub struct Names {
     pub log: String,
     pub active: String,
     pub projects: String,
+    /// The renderer profiles (renderers.json).
+    pub renderers: String,
     pub status_json: String,
     pub status_txt: String,
     /// Several nodes share the folder.
@@ -83,6 +85,7 @@ impl Names {
                 log: f::LOG.into(),
                 active: f::ACTIVE.into(),
                 projects: f::PROJECTS.into(),
+                renderers: f::RENDERERS.into(),
                 status_json: f::STATUS_JSON.into(),
                 status_txt: f::STATUS_TXT.into(),
                 multi: false,
@@ -101,6 +104,7 @@ impl Names {
                     log: own(f::LOG),
                     active: own(f::ACTIVE),
                     projects: own(f::PROJECTS),
+                    renderers: own(f::RENDERERS),
                     status_json: f::node_status_json(name),
                     status_txt: f::node_status_txt(name),
                     multi: true,
@@ -117,14 +121,20 @@ fn memory_mb() -> u64 {
 
 /// What the node tells about itself (BackburnerPy's "server info").
 pub fn node_info(cfg: &Config) -> NodeInfo {
-    let renderer = |name: &str, program: &std::path::Path| {
-        let found = crate::programs::locate(name, program);
-        RendererInfo {
-            name: name.into(),
+    // Maya and Blender always show; another renderer once it is configured
+    // or installed (a phone need not read seven "not found" lines).
+    let renderer = |p: &droprender_shared::profile::Profile| {
+        let key = p.run.install.as_deref().unwrap_or(&p.name);
+        let found = crate::programs::locate(key, &cfg.program_for(p));
+        let shown = matches!(p.name.as_str(), "maya" | "blender")
+            || cfg.programs.contains_key(&p.name)
+            || found.is_found();
+        shown.then(|| RendererInfo {
+            name: p.name.clone(),
             program: found.path().display().to_string(),
             found: found.is_found(),
             version: None,
-        }
+        })
     };
     NodeInfo {
         name: cfg.name.clone(),
@@ -133,9 +143,25 @@ pub fn node_info(cfg: &Config) -> NodeInfo {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         memory_mb: memory_mb(),
         version: env!("CARGO_PKG_VERSION").into(),
-        renderers: vec![
-            renderer("maya", &cfg.maya),
-            renderer("blender", &cfg.blender),
-        ],
+        renderers: {
+            let mut r: Vec<RendererInfo> =
+                cfg.profiles.iter().filter_map(|p| renderer(p)).collect();
+            // The preview video's encoder: status says whether there is one.
+            if let Some(v) = &cfg.video {
+                let ffmpeg = crate::programs::locate(
+                    "ffmpeg",
+                    v.ffmpeg
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new("ffmpeg")),
+                );
+                r.push(RendererInfo {
+                    name: "ffmpeg".into(),
+                    program: ffmpeg.path().display().to_string(),
+                    found: ffmpeg.is_found(),
+                    version: None,
+                });
+            }
+            r
+        },
     }
 }

@@ -10,6 +10,9 @@ pub const STATUS_JSON: &str = "status.json";
 pub const PREVIEW: &str = "preview.jpg";
 pub const CONTACT: &str = "contact.jpg";
 pub const HELP: &str = "help.txt";
+/// The renderer profiles a node runs with (its config's included), so a
+/// client checks lines for config-defined renderers as the node will.
+pub const RENDERERS: &str = "renderers.json";
 /// The node's own temp files: `.droprender-<name>.<random>.tmp`.
 pub const TEMP_PREFIX: &str = ".droprender-";
 pub const TEMP_SUFFIX: &str = ".tmp";

@@ -1,17 +1,15 @@
-//! help.txt: the grammar, short enough for a phone.
+//! help.txt: the grammar, short enough for a phone. The renderer part
+//! comes from the profiles the node runs with, config profiles included.
 
-pub const HELP: &str = "\
+use crate::profile::{Profiles, Syntax, kinds};
+
+const HEAD: &str = "\
 droprender commands: one per line in commands.txt
 
 RENDER
-rend:render -r sw -s 1 -e 10 scenes/shot01.mb
-rend:blender -s 1 -e 10 shot.blend
-  Maya flags: -r -s -e -b -pad -rfs -rfb -cam -rl
-   -x -y -percentRes -rd -im -of -fnc -proj -verb
-   -skipExistingFrames, threads: -n -ai:threads
-   -threads -t, arnold: -ai:lve
-  Blender: -s -e -F -t -E -res WxH -cam NAME
-  job options, anywhere in the line:
+";
+
+const TAIL: &str = "  job options, anywhere in the line:
    after=12      start when job 12 has finished
    priority=high high|normal|low|-100..100
    timeout=2h    stop a render that runs longer
@@ -36,3 +34,69 @@ Job numbers are the ones in status.txt.
 Lines starting with # are comments.
 To run a command again, add it again.
 ";
+
+/// Lines of at most this many characters (a phone held upright).
+const WIDTH: usize = 48;
+
+/// help.txt for a node running `profiles`.
+pub fn text(profiles: &Profiles) -> String {
+    format!("{HEAD}{}{TAIL}", renderers(profiles))
+}
+
+/// Each renderer's example line and the flags it takes, wrapped for a phone.
+pub fn renderers(profiles: &Profiles) -> String {
+    let mut out = String::new();
+    for p in profiles.iter() {
+        out.push_str(&p.example);
+        out.push('\n');
+        let mut words: Vec<String> = vec![format!(
+            "{} {}{}:",
+            p.title,
+            p.scene_extensions.join(" "),
+            match p.syntax {
+                Syntax::Space => "",
+                Syntax::Colon => " (-flag:value)",
+                Syntax::Equals => " (-flag=value)",
+            }
+        )];
+        for spec in &p.allow {
+            match kinds::hint(&spec.kind) {
+                Some(h) => words.push(format!("{} {h}", spec.name)),
+                None => words.push(spec.name.clone()),
+            }
+        }
+        let mut line = String::from(" ");
+        for w in words {
+            if line.len() + 1 + w.len() > WIDTH && !line.trim().is_empty() {
+                out.push_str(&line);
+                out.push('\n');
+                line = String::from("  ");
+            }
+            line.push(' ');
+            line.push_str(&w);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_renderer_shows_its_example_within_the_width() {
+        let t = text(crate::profile::builtin());
+        for p in crate::profile::builtin().iter() {
+            assert!(t.contains(&p.example), "{}", p.name);
+        }
+        assert!(t.contains("cancel: 12"));
+        if std::env::var_os("SHOW_HELP").is_some() {
+            println!("{t}");
+        }
+        for l in t.lines().filter(|l| l.starts_with(' ')) {
+            assert!(l.len() <= WIDTH + 20, "{l}");
+        }
+    }
+}

@@ -132,6 +132,60 @@ pub struct JobInfo {
     /// The slot it renders in, on a node with several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<String>,
+    /// A rendering job's newest frames (the job's frames.csv has all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<FrameInfo>,
+    /// Render times and peak memory over its frames so far (or in all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_stats: Option<FrameStats>,
+}
+
+/// One rendered frame.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FrameInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<i64>,
+    /// Local wall time it began, `YYYY-MM-DD HH:MM:SS`.
+    pub started: String,
+    pub render_s: f64,
+    /// Peak memory of the renderer's process tree while it rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_mem_mb: Option<u64>,
+}
+
+/// Render times over a job's frames.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FrameStats {
+    pub frames: u64,
+    pub avg_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slowest_frame: Option<i64>,
+    pub slowest_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_mem_mb: Option<u64>,
+}
+
+impl FrameStats {
+    /// `slowest 12 (9s) · peak 1.2 GB`.
+    pub fn slowest_text(&self) -> String {
+        let mut t = match self.slowest_frame {
+            Some(f) => format!("slowest {f} ({})", human_duration(self.slowest_s)),
+            None => format!("slowest {}", human_duration(self.slowest_s)),
+        };
+        if let Some(m) = self.peak_mem_mb {
+            t.push_str(&format!(" · peak {}", human_mb(m)));
+        }
+        t
+    }
+}
+
+/// `512 MB`, `1.2 GB`.
+pub fn human_mb(mb: u64) -> String {
+    if mb >= 1024 {
+        format!("{:.1} GB", mb as f64 / 1024.0)
+    } else {
+        format!("{mb} MB")
+    }
 }
 
 /// `1h02m`, `4m12s`, `9s`.
@@ -185,6 +239,9 @@ fn now_section(o: &mut String, j: &JobInfo) {
     }
     if !t.is_empty() {
         let _ = writeln!(o, "{}", t.join(" · "));
+    }
+    if let Some(s) = &j.frame_stats {
+        let _ = writeln!(o, "{}", s.slowest_text());
     }
     if let Some(m) = &j.message {
         let _ = writeln!(o, "{m}");
@@ -264,6 +321,14 @@ impl StatusDoc {
             }
             let _ = write!(l, " {} fr", frames(j));
             let _ = writeln!(o, "{l}");
+            if let Some(s) = &j.frame_stats {
+                let _ = writeln!(
+                    o,
+                    "   avg {}/frame · {}",
+                    human_duration(s.avg_s),
+                    s.slowest_text()
+                );
+            }
             if let Some(m) = j.message.as_ref().filter(|_| j.state != JobPhase::Finished) {
                 let _ = writeln!(o, "   {m}");
             }

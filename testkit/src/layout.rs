@@ -207,13 +207,21 @@ impl Layout {
 
     /// Frame files (no hidden temp files) in the job dirs whose names start
     /// with `job_dir_prefix`, sorted.
+    /// The frame files (images, not the node's frames.csv nor frames it
+    /// moved aside as bad) in the job folders whose names start so.
     pub fn frames(&self, job_dir_prefix: &str) -> Vec<String> {
+        const IMAGES: &[&str] = &[
+            "png", "exr", "jpg", "jpeg", "tif", "tiff", "iff", "tga", "bmp", "hdr",
+        ];
         let mut out = Vec::new();
         for d in std::fs::read_dir(&self.output).expect("output").flatten() {
             if d.file_name().to_string_lossy().starts_with(job_dir_prefix) {
                 for f in std::fs::read_dir(d.path()).expect("job dir").flatten() {
                     let n = f.file_name().to_string_lossy().into_owned();
-                    if !n.starts_with('.') {
+                    let image = n
+                        .rsplit_once('.')
+                        .is_some_and(|(_, e)| IMAGES.contains(&e.to_ascii_lowercase().as_str()));
+                    if !n.starts_with('.') && image {
                         out.push(n);
                     }
                 }

@@ -72,6 +72,11 @@ pub(crate) struct Knobs {
     pub env_log: Option<PathBuf>,
     /// `RENDER_SIM_CHILD_PID_FILE`: start a sleeping child and write its pid here.
     pub child_pid_file: Option<PathBuf>,
+    /// `RENDER_SIM_BLACK_AT_FRAME=k`: frame k is written all black.
+    pub black_at: Option<f64>,
+    /// `RENDER_SIM_BLACK_ONCE_FILE`: with it, only the first such frame is
+    /// black (the process that creates this marker), so a re-render is good.
+    pub black_once: Option<PathBuf>,
 }
 
 impl Knobs {
@@ -95,6 +100,8 @@ impl Knobs {
             lines_per_frame: env_number("RENDER_SIM_LINES_PER_FRAME"),
             env_log: path("RENDER_SIM_ENV_LOG"),
             child_pid_file: path("RENDER_SIM_CHILD_PID_FILE"),
+            black_at: env_number("RENDER_SIM_BLACK_AT_FRAME"),
+            black_once: path("RENDER_SIM_BLACK_ONCE_FILE"),
         }
     }
 
@@ -132,6 +139,19 @@ impl Knobs {
                 .open(marker)
                 .is_ok(),
         }
+    }
+
+    /// Whether frame `frame` is written all black.
+    pub(crate) fn black(&self, frame: f64) -> bool {
+        self.black_at.is_some_and(|k| (k - frame).abs() < 1e-6)
+            && match &self.black_once {
+                None => true,
+                Some(marker) => OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(marker)
+                    .is_ok(),
+            }
     }
 
     pub(crate) fn fate(&self, frame: f64) -> Fate {

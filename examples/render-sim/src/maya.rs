@@ -288,6 +288,7 @@ impl Job<'_> {
             height: self.size.1,
             frame: frame.number,
             layer: layer_index,
+            black: self.knobs.black(frame.number),
         };
         picture::write(&path, self.o.format, &look)
             .map_err(|e| fail(&format!("cannot write {shown}"), &e))?;

@@ -54,11 +54,16 @@ pub struct Look {
     pub frame: f64,
     /// 0 for the first render layer, 1 for the next…: tints the picture.
     pub layer: usize,
+    /// An all-black frame (`RENDER_SIM_BLACK_AT_FRAME`): the classic silent failure.
+    pub black: bool,
 }
 
 impl Look {
     /// Linear radiance at a pixel; the bar is brighter than 1.0.
     fn radiance(&self, x: u32, y: u32) -> [f32; 3] {
+        if self.black {
+            return [0.0; 3];
+        }
         let (w, h) = (self.width as f32, self.height as f32);
         let (u, v) = (x as f32 / w.max(2.0), y as f32 / h.max(2.0));
         let phase = (self.frame * 0.37).sin() as f32 * 0.5 + 0.5;
@@ -198,6 +203,7 @@ mod tests {
             height: 8,
             frame,
             layer: 0,
+            black: false,
         };
         assert_ne!(look(1.0).rgb8(), look(2.0).rgb8());
         let hdr = look(1.0).rgba32f();
@@ -211,6 +217,7 @@ mod tests {
             height: 3,
             frame: 1.0,
             layer: 0,
+            black: false,
         });
         assert_eq!(&blob[..4], b"FOR4");
         assert_eq!(&blob[8..12], b"CIMG");

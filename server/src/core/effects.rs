@@ -55,6 +55,16 @@ pub enum Act {
         kind: NoticeKind,
         message: String,
     },
+    /// Write the preview video of the job's frames so far.
+    Video { job: u64 },
+    /// Judge a frame file just rendered (whole, decodes, not one flat
+    /// colour) and record it with its timing in frames.csv.
+    JudgeFrame {
+        job: u64,
+        frame: i64,
+        path: std::path::PathBuf,
+        stat: super::live::FrameStat,
+    },
     /// `help:` — write help.txt; the node logs how that went.
     WriteHelp { line: String, at: Option<LineRef> },
     /// `status:` — write the status files even if nothing changed.

@@ -2,7 +2,7 @@
 //! trait: the node answers with real files (`crate::node::facts`), unit
 //! tests with a table. The core never touches a file itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -31,6 +31,25 @@ pub enum SceneState {
     Missing,
 }
 
+/// A frame that failed its checks (see `crate::frames::verify`), and how
+/// often it was rendered bad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadFrame {
+    pub attempts: u32,
+    pub why: String,
+}
+
+/// Render times over a job's good frames, and the highest peak memory.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FrameSummary {
+    pub frames: u64,
+    pub avg_s: f64,
+    pub slowest_frame: i64,
+    pub slowest_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_mem_mb: Option<u64>,
+}
+
 pub trait Facts {
     /// A file or folder named in a line, resolved inside the projects root
     /// (symlinks followed). It must exist.
@@ -51,6 +70,13 @@ pub trait Facts {
     /// Whether a job's output folder exists (it rendered something, or began to).
     fn is_dir(&self, path: &Path) -> bool;
 
-    /// Frames complete on disk under `dir` (in every layer folder).
+    /// Frames rendered under `dir` (in every layer folder): whole, and
+    /// passing the node's checks (they decode, they are not one flat colour).
     fn frames_done(&self, dir: &Path, layers: usize) -> BTreeSet<i64>;
+
+    /// Frames under `dir` that failed the checks, with how often.
+    fn bad_frames(&self, dir: &Path) -> BTreeMap<i64, BadFrame>;
+
+    /// Render times and peak memory over the frames under `dir`.
+    fn frame_summary(&self, dir: &Path) -> Option<FrameSummary>;
 }

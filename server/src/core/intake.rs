@@ -97,13 +97,14 @@ impl Core {
                                 attempts: 0,
                                 message: None,
                                 output_dir: r.output_dir,
-                                frames_total: renderer::frame_range(req).map_or(0, |f| f.count()),
+                                frames_total: renderer::frames_total(req),
                                 frames_done: 0,
                                 proc: None,
                                 priority: req.options.priority.unwrap_or(0),
                                 failures: 0,
                                 slurm: None,
                                 slot: None,
+                                frame_summary: None,
                             });
                             log.push(
                                 LogLine::new(now.wall, Ev::Accepted, cmd.to_line())

@@ -163,6 +163,7 @@ impl Core {
                 fx.progressed();
             }
             Event::Note(text) => fx.say_job(now, Ev::Waiting, id, text),
+            Event::Memory(bytes) => self.live.entry(id).or_default().memory(bytes),
             Event::Progress(p) => {
                 let every = u64::from(self.policy.preview_every);
                 let live = self.live.entry(id).or_default();
@@ -170,6 +171,8 @@ impl Core {
                     Progress::FrameStarted(f) => {
                         live.current_frame = f;
                         live.percent_current = 0.0;
+                        live.frame_start = Some((now.mono, now.wall));
+                        live.mem_peak = live.mem_now;
                     }
                     Progress::Percent(v) => live.percent_current = v,
                     Progress::FrameDone(path) => {
@@ -178,9 +181,24 @@ impl Core {
                             .and_then(|p| p.file_stem())
                             .and_then(|s| s.to_str())
                             .and_then(frame_of);
+                        // A renderer names its file as it printed it:
+                        // relative paths are in the output folder.
+                        let path = path.map(|p| match st.job(id) {
+                            Some(j) if p.is_relative() => j.rec.output_dir.join(p),
+                            _ => p,
+                        });
                         if frame.is_none_or(|f| live.done.insert(f)) {
                             live.frames_done += 1;
                             live.frames_this_run += 1;
+                            let stat = live.frame_done(frame, now.mono, now.wall);
+                            if let (Some(frame), Some(path)) = (frame, path) {
+                                fx.acts.push(Act::JudgeFrame {
+                                    job: id,
+                                    frame,
+                                    path,
+                                    stat,
+                                });
+                            }
                             if every > 0 && live.frames_this_run.is_multiple_of(every) {
                                 fx.acts.push(Act::Previews {
                                     job: id,
@@ -198,6 +216,24 @@ impl Core {
                 return self.finish(st, facts, id, outcome, None, now);
             }
         }
+        fx
+    }
+
+    /// A frame rendered in this run failed its checks: it no longer counts,
+    /// and renders again when the run ends.
+    pub fn frame_bad(&mut self, id: u64, frame: i64, why: &str, now: &Now) -> Effects {
+        let mut fx = Effects::default();
+        let live = self.live.entry(id).or_default();
+        if live.done.remove(&frame) {
+            live.frames_done = live.frames_done.saturating_sub(1);
+        }
+        fx.say_job(
+            now,
+            Ev::Warning,
+            id,
+            format!("frame {frame} is bad ({why}); it renders again when this run ends"),
+        );
+        fx.changed();
         fx
     }
 
@@ -235,7 +271,52 @@ impl Core {
         }
         let scene = job.scene().to_string();
         let log = format!("(log: {})", self.policy_job_log(id));
+        // Frames that rendered but failed their checks render again, up to
+        // `[jobs] verify_retries` times each; past that the job fails
+        // naming them. Neither counts as one of the job's retries.
+        let bad = if outcome == Outcome::Done && rec.frames_total > done_on_disk {
+            facts.bad_frames(&rec.output_dir)
+        } else {
+            Default::default()
+        };
+        let named = |frames: Vec<(&i64, &super::BadFrame)>| {
+            frames
+                .iter()
+                .map(|(f, b)| format!("{f} ({})", b.why))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let over: Vec<(&i64, &super::BadFrame)> = bad
+            .iter()
+            .filter(|(_, b)| b.attempts > self.policy.verify_retries)
+            .collect();
+        if !bad.is_empty() && over.is_empty() {
+            let worst = bad.values().map(|b| b.attempts).max().unwrap_or(1);
+            let text = format!(
+                "{scene}: re-rendering {} bad frame(s): {}; render {} of {} (frames.csv in {} says why)",
+                bad.len(),
+                named(bad.iter().collect()),
+                worst + 1,
+                self.policy.verify_retries + 1,
+                rec.output_dir.display()
+            );
+            rec.state = JobState::Queued;
+            rec.message = Some(text.clone());
+            fx.records.push(Record::Job(rec));
+            fx.say_job(now, Ev::Retrying, id, text);
+            fx.changed();
+            return fx;
+        }
         let problem = match &outcome {
+            Outcome::Done if !over.is_empty() => Some((
+                Problem::Failed,
+                format!(
+                    "frame(s) {} are still bad after {} renders (frames.csv in {} says when and why)",
+                    named(over.clone()),
+                    self.policy.verify_retries + 1,
+                    rec.output_dir.display()
+                ),
+            )),
             Outcome::Failed(m) => Some((Problem::Failed, m.clone())),
             Outcome::Stalled(d) => Some((
                 Problem::Stalled,
@@ -333,13 +414,21 @@ impl Core {
         rec.message = Some(text.clone());
         if state.is_final() {
             rec.ended = Some(now.stamp());
+            rec.frame_summary = facts.frame_summary(&rec.output_dir);
         }
         match state {
-            JobState::Finished => fx.acts.push(Act::Notify {
-                job: id,
-                kind: NoticeKind::Finished,
-                message: text.clone(),
-            }),
+            JobState::Finished => {
+                // The job's end writes the preview video (a one-frame job
+                // has none worth playing).
+                if rec.frames_total > 1 {
+                    fx.acts.push(Act::Video { job: id });
+                }
+                fx.acts.push(Act::Notify {
+                    job: id,
+                    kind: NoticeKind::Finished,
+                    message: text.clone(),
+                });
+            }
             JobState::Failed => fx.acts.push(Act::Notify {
                 job: id,
                 kind: NoticeKind::Failed,

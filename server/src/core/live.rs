@@ -2,8 +2,22 @@
 //! the renderer reports it, why it waits. Never persisted: after a restart
 //! it is re-derived from the frames on disk.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
+
+use chrono::NaiveDateTime;
+
+/// Frames status.json lists for a running job (the newest).
+pub const RECENT_FRAMES: usize = 20;
+
+/// One frame as the node saw it render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameStat {
+    pub frame: Option<i64>,
+    pub started: NaiveDateTime,
+    pub secs: f64,
+    pub peak_mem: Option<u64>,
+}
 
 #[derive(Debug, Default)]
 pub struct Live {
@@ -23,6 +37,64 @@ pub struct Live {
     pub tasks: Option<String>,
     /// A start that could not be journaled is not tried again before this.
     pub retry_start: Option<Instant>,
+    /// When the frame rendering now began (its start line, or the end of
+    /// the one before).
+    pub frame_start: Option<(Instant, NaiveDateTime)>,
+    /// The renderer tree's memory: the latest sample, and the highest since
+    /// the current frame began.
+    pub mem_now: Option<u64>,
+    pub mem_peak: Option<u64>,
+    /// The newest frames of this run.
+    pub recent: VecDeque<FrameStat>,
+    /// Over this run's frames: count, seconds, slowest, peak memory.
+    pub frames_timed: u64,
+    pub frames_secs: f64,
+    pub slowest: Option<(Option<i64>, f64)>,
+    pub peak_mem: Option<u64>,
+}
+
+impl Live {
+    /// A frame finished now: its record, and the next frame begins.
+    pub fn frame_done(
+        &mut self,
+        frame: Option<i64>,
+        mono: Instant,
+        wall: NaiveDateTime,
+    ) -> FrameStat {
+        let (t0, w0) = self
+            .frame_start
+            .or(self.started.map(|s| {
+                (
+                    s,
+                    wall - chrono::Duration::from_std(mono - s).unwrap_or_default(),
+                )
+            }))
+            .unwrap_or((mono, wall));
+        let stat = FrameStat {
+            frame,
+            started: w0,
+            secs: mono.saturating_duration_since(t0).as_secs_f64(),
+            peak_mem: self.mem_peak.or(self.mem_now),
+        };
+        self.frames_timed += 1;
+        self.frames_secs += stat.secs;
+        if self.slowest.is_none_or(|(_, s)| stat.secs > s) {
+            self.slowest = Some((frame, stat.secs));
+        }
+        self.peak_mem = self.peak_mem.max(stat.peak_mem);
+        self.recent.push_back(stat.clone());
+        if self.recent.len() > RECENT_FRAMES {
+            self.recent.pop_front();
+        }
+        self.frame_start = Some((mono, wall));
+        self.mem_peak = self.mem_now;
+        stat
+    }
+
+    pub fn memory(&mut self, bytes: u64) {
+        self.mem_now = Some(bytes);
+        self.mem_peak = Some(self.mem_peak.map_or(bytes, |p| p.max(bytes)));
+    }
 }
 
 /// The frame number at the end of a file stem (`shot.0012` → 12).

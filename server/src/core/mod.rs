@@ -37,7 +37,7 @@ use std::time::Instant;
 use droprender_shared::logline::Event as Ev;
 
 pub use effects::{Act, Effects, NoticeKind, Start, StatusChange};
-pub use facts::{Facts, PathError, SceneState};
+pub use facts::{BadFrame, Facts, FrameSummary, PathError, SceneState};
 pub use live::Live;
 pub use policy::Policy;
 pub use time::Now;

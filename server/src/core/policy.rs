@@ -44,6 +44,8 @@ pub struct Policy {
     pub freeze: (&'static str, &'static str),
     /// Where jobs run, at most one each (`slots`, `[[slots]]`).
     pub slots: Vec<Slot>,
+    /// Renders of a frame that fails its checks before the job fails.
+    pub verify_retries: u32,
 }
 
 impl Policy {
@@ -76,6 +78,7 @@ impl Policy {
             farm: None,
             freeze: ("SIGSTOP", "SIGCONT"),
             slots: Slot::plain(1),
+            verify_retries: 2,
         }
     }
 }

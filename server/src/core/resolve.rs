@@ -1,11 +1,12 @@
 //! The node's own checks of a render request, beyond the grammar: enabled
-//! renderers, threads, and paths inside their roots. Used when a line is
-//! accepted and again when its job starts (the disk may have changed).
+//! renderers, threads, and paths inside their roots, each found by its
+//! value kind in the request's profile. Used when a line is accepted and
+//! again when its job starts (the disk may have changed).
 
 use std::path::Path;
 
 use droprender_shared::command::RenderRequest;
-use droprender_shared::profile::RendererKind;
+use droprender_shared::profile::{Kind, RendererKind};
 
 use super::facts::{Facts, PathError};
 use super::policy::Policy;
@@ -20,22 +21,26 @@ pub fn resolve(
     id: u64,
     known_out: Option<&Path>,
 ) -> Result<Resolved, String> {
+    let profile = &req.profile;
     if req.renderer == RendererKind::Maya
-        && let Some(r) = req.flag("-r")
+        && let Some(sel) = profile.select.as_deref()
+        && let Some(r) = req.flag(sel)
         && !policy.maya_renderers.iter().any(|a| a == r)
     {
         return Err(format!(
-            "-r {r} is not enabled on this node (enabled: {})",
+            "{sel} {r} is not enabled on this node (enabled: {})",
             policy.maya_renderers.join(", ")
         ));
     }
     let cores = i64::from(policy.cpus);
-    for t in ["-n", "-ai:threads", "-threads", "-t"] {
-        if let Some(n) = req.flag(t).and_then(|v| v.parse::<i64>().ok())
+    for f in &req.flags {
+        if profile.kind_of(&f.name) == Some(&Kind::Threads)
+            && let Some(n) = f.value.as_deref().and_then(|v| v.parse::<i64>().ok())
             && n > cores
         {
             return Err(format!(
-                "{t} {n} asks for more threads than this node's {cores} CPUs"
+                "{} {n} asks for more threads than this node's {cores} CPUs",
+                f.name
             ));
         }
     }
@@ -49,13 +54,34 @@ pub fn resolve(
         (Err(PathError::Missing(..)), Some(future)) => future,
         (Err(e), _) => return Err(format!("scene: {e}")),
     };
-    let project = match req.flag("-proj") {
-        Some(p) => Some(facts.in_projects(p).map_err(|e| format!("-proj: {e}"))?),
-        None => None,
-    };
-    let output_dir = match (known_out, req.flag("-rd")) {
+    let mut project = None;
+    let mut named_out = None;
+    for f in &req.flags {
+        let (Some(kind), Some(v)) = (profile.kind_of(&f.name), f.value.as_deref()) else {
+            continue;
+        };
+        match kind {
+            Kind::ProjectDir => {
+                project = Some(
+                    facts
+                        .in_projects(v)
+                        .map_err(|e| format!("{}: {e}", f.name))?,
+                );
+            }
+            Kind::OutputDir => {
+                named_out = Some(facts.in_output(v).map_err(|e| format!("{}: {e}", f.name))?);
+            }
+            // Frames land beside the file the line names.
+            Kind::OutputFile(_) | Kind::OutputPrefix => {
+                let file = facts.in_output(v).map_err(|e| format!("{}: {e}", f.name))?;
+                named_out = Some(file.parent().map_or(file.clone(), Path::to_path_buf));
+            }
+            _ => {}
+        }
+    }
+    let output_dir = match (known_out, named_out) {
         (Some(o), _) => o.to_path_buf(),
-        (None, Some(rd)) => facts.in_output(rd).map_err(|e| format!("-rd: {e}"))?,
+        (None, Some(dir)) => dir,
         (None, None) => {
             let stem = scene
                 .file_stem()

@@ -1,10 +1,12 @@
 //! The status document (status.json, and status.txt rendered from it):
 //! what the ledger and the live progress say, as of `now`.
 
-use droprender_shared::profile::RendererKind;
 use droprender_shared::states::{JobPhase, NodeState};
-use droprender_shared::status::{FORMAT, JobInfo, NodeInfo, QUEUE_SHOWN, StatusDoc};
+use droprender_shared::status::{
+    FORMAT, FrameInfo, FrameStats, JobInfo, NodeInfo, QUEUE_SHOWN, StatusDoc,
+};
 
+use super::live::{FrameStat, Live};
 use super::time::Now;
 use super::{Core, Shutdown};
 use crate::ledger::{Job, JobState, State};
@@ -44,12 +46,15 @@ impl Core {
             .map(|a| a * (total.saturating_sub(frames_done) as f64 - pc / 100.0).max(0.0));
         let (renderer, after) = match &job.req {
             Ok(r) => (
-                match r.renderer {
-                    RendererKind::Maya => format!("maya {}", r.flag("-r").unwrap_or(""))
-                        .trim_end()
-                        .to_string(),
-                    RendererKind::Blender => "blender".into(),
-                },
+                // The profile's name, and the sub-renderer it picks (`maya sw`).
+                r.profile
+                    .select
+                    .as_deref()
+                    .and_then(|s| r.flag(s))
+                    .map_or_else(
+                        || r.renderer.name().to_string(),
+                        |v| format!("{} {v}", r.renderer.name()),
+                    ),
                 r.options.after.first().copied(),
             ),
             Err(_) => (String::new(), None),
@@ -93,6 +98,21 @@ impl Core {
                 .slot
                 .clone()
                 .filter(|_| running && self.policy.slots.len() > 1),
+            frames: live
+                .filter(|_| running)
+                .map(|l| l.recent.iter().map(frame_info).collect())
+                .unwrap_or_default(),
+            frame_stats: if running {
+                live.and_then(live_stats)
+            } else {
+                rec.frame_summary.as_ref().map(|f| FrameStats {
+                    frames: f.frames,
+                    avg_s: f.avg_s,
+                    slowest_frame: Some(f.slowest_frame),
+                    slowest_s: f.slowest_s,
+                    peak_mem_mb: f.peak_mem_mb,
+                })
+            },
         }
     }
 
@@ -143,6 +163,31 @@ impl Core {
             nodes: Vec::new(),
         }
     }
+}
+
+fn frame_info(f: &FrameStat) -> FrameInfo {
+    FrameInfo {
+        frame: f.frame,
+        started: super::time::stamp(f.started),
+        render_s: f.secs,
+        peak_mem_mb: f.peak_mem.map(mb),
+    }
+}
+
+fn mb(bytes: u64) -> u64 {
+    bytes.div_ceil(1024 * 1024)
+}
+
+/// Over the frames of the run so far.
+fn live_stats(l: &Live) -> Option<FrameStats> {
+    let (frame, slowest_s) = l.slowest?;
+    Some(FrameStats {
+        frames: l.frames_timed,
+        avg_s: l.frames_secs / l.frames_timed.max(1) as f64,
+        slowest_frame: frame,
+        slowest_s,
+        peak_mem_mb: l.peak_mem.map(mb),
+    })
 }
 
 /// The phase status files show for a job's durable state.

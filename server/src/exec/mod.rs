@@ -84,6 +84,9 @@ pub enum Event {
     /// Something the user should read in LOG.txt (e.g. "sbatch failed: …; retrying").
     Note(String),
     Progress(Progress),
+    /// The renderer's process tree holds this many bytes now (sampled
+    /// every second while it runs), for per-frame peak memory.
+    Memory(u64),
     Finished(Outcome),
 }
 

@@ -146,6 +146,9 @@ pub struct JobRecord {
     /// The slot it runs (or last ran) in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<String>,
+    /// Render times and peak memory over its frames, once it is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_summary: Option<crate::core::FrameSummary>,
 }
 
 /// A control command accepted in an ingest, not yet carried out.

@@ -362,6 +362,7 @@ mod tests {
             failures: 0,
             slurm: None,
             slot: None,
+            frame_summary: None,
         }
     }
 

@@ -24,6 +24,7 @@ fn job(id: u64) -> JobRecord {
         failures: 0,
         slurm: None,
         slot: None,
+        frame_summary: None,
     }
 }
 

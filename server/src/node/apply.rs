@@ -3,16 +3,20 @@
 //! in file order), a control command, and starting what can start.
 
 use droprender_shared::files;
-use droprender_shared::help::HELP;
 use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
 use droprender_storage::Folder;
 
-use super::{Node, blocking};
+use std::path::PathBuf;
+
+use super::{Internal, Node, blocking};
 use crate::channel::Plan;
 use crate::core::intake::{Intake, Step};
+use crate::core::live::FrameStat;
+use crate::core::time::stamp;
 use crate::core::{Act, Effects};
 use crate::exec::ExecJob;
 use crate::exec::local::process;
+use crate::frames::{self, Timing, verify::Verdict};
 use crate::ledger::{LedgerError, Record};
 use crate::webhook::Notice;
 
@@ -69,6 +73,13 @@ impl<F: Folder> Node<F> {
                 }
             }
             Act::Previews { job, log } => self.previews(job, log),
+            Act::Video { job } => self.video(job),
+            Act::JudgeFrame {
+                job,
+                frame,
+                path,
+                stat,
+            } => self.judge_frame(job, frame, path, stat),
             Act::Notify { job, kind, message } => {
                 if let Some(j) = self.ledger.job(job) {
                     self.notifier.send(Notice {
@@ -87,7 +98,7 @@ impl<F: Folder> Node<F> {
                 let wrote = self
                     .publish
                     .writer
-                    .put(&*self.folder, files::HELP, HELP.as_bytes().to_vec())
+                    .put(&*self.folder, files::HELP, help_text(&self.cfg))
                     .await;
                 let now = self.now();
                 let l = match wrote {
@@ -108,6 +119,31 @@ impl<F: Folder> Node<F> {
             }
             Act::RewriteStatus => self.publish.forget_written(),
         }
+    }
+
+    /// Judges a frame just rendered, off the runtime; a bad one is reported
+    /// back (it no longer counts).
+    fn judge_frame(&self, job: u64, frame: i64, path: PathBuf, stat: FrameStat) {
+        let (Some(checks), Some(j)) = (self.cfg.verify, self.ledger.job(job)) else {
+            return;
+        };
+        let dir = j.rec.output_dir.clone();
+        let timing = Timing {
+            started: stamp(stat.started),
+            ended: self.now().stamp(),
+            secs: stat.secs,
+            peak_mem_mb: stat.peak_mem.map(|b| b.div_ceil(1024 * 1024)),
+        };
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let verdict = tokio::task::spawn_blocking(move || {
+                frames::judge_one(&dir, &path, frame, Some(&timing), checks)
+            })
+            .await;
+            if let Ok(Some(Verdict::Bad(why))) = verdict {
+                let _ = tx.send(Internal::FrameBad { job, frame, why }).await;
+            }
+        });
     }
 
     /// Turns a plan's new lines into jobs, controls and rejections; makes
@@ -190,4 +226,9 @@ impl<F: Folder> Node<F> {
             }
         }
     }
+}
+
+/// help.txt with this node's renderers (its config profiles included).
+fn help_text(cfg: &crate::config::Config) -> Vec<u8> {
+    droprender_shared::help::text(&cfg.profiles).into_bytes()
 }

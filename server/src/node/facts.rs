@@ -1,17 +1,20 @@
 //! The core's questions about the disk, answered from real files. Every
 //! call here blocks; the node asks them off the async runtime (`blocking`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::core::{Facts, PathError, SceneState};
+use crate::core::{BadFrame, Facts, FrameSummary, PathError, SceneState};
+use crate::frames::{self, book::Book, verify::Checks};
 use crate::paths::{dir_inside, existing_inside, is_within};
 use crate::{renderer, scene};
 
 pub struct DiskFacts {
     pub projects: PathBuf,
     pub output: PathBuf,
+    /// How frames are judged; `None`: a complete file counts (`[verify] enabled = false`).
+    pub checks: Option<Checks>,
 }
 
 impl Facts for DiskFacts {
@@ -46,6 +49,20 @@ impl Facts for DiskFacts {
     }
 
     fn frames_done(&self, dir: &Path, layers: usize) -> BTreeSet<i64> {
-        renderer::done_frames(dir, layers)
+        match self.checks {
+            Some(checks) => frames::judge_all(dir, layers, checks),
+            None => renderer::done_frames(dir, layers),
+        }
+    }
+
+    fn bad_frames(&self, dir: &Path) -> BTreeMap<i64, BadFrame> {
+        if self.checks.is_none() {
+            return BTreeMap::new();
+        }
+        Book::read(dir).bad()
+    }
+
+    fn frame_summary(&self, dir: &Path) -> Option<FrameSummary> {
+        Book::read(dir).summary()
     }
 }

@@ -99,6 +99,12 @@ enum Internal {
     RendererVersion(usize, String),
     /// A job's end could not be recorded: try again.
     Refinish(u64, crate::exec::Outcome),
+    /// A frame file failed its checks (and was moved aside).
+    FrameBad {
+        job: u64,
+        frame: i64,
+        why: String,
+    },
 }
 
 struct Node<F: Folder> {
@@ -287,6 +293,11 @@ impl<F: Folder> Node<F> {
                 }
             }
             Internal::Refinish(id, outcome) => self.on_exec(id, Event::Finished(outcome)).await,
+            Internal::FrameBad { job, frame, why } => {
+                let now = self.now();
+                let fx = self.core.frame_bad(job, frame, &why, &now);
+                self.apply_or_warn(fx, "cannot record a bad frame").await;
+            }
         }
     }
 

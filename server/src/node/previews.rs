@@ -9,6 +9,7 @@ use droprender_shared::files;
 use droprender_storage::Folder;
 
 use super::{Internal, Node};
+use crate::frames::video;
 use crate::{preview, renderer};
 
 struct Previews {
@@ -27,11 +28,22 @@ impl<F: Folder> Node<F> {
         let (dir, scene) = (job.rec.output_dir.clone(), job.scene().to_string());
         let folder = Arc::clone(&self.folder);
         let tx = self.internal_tx.clone();
+        let video = self.cfg.video.clone();
+        let scratch = self.cfg.state.clone();
         tokio::spawn(async move {
+            let video_dir = dir.clone();
             let made = tokio::task::spawn_blocking(move || make_previews(&dir))
                 .await
                 .ok()
                 .flatten();
+            let movie = match video {
+                Some(v) if made.is_some() => {
+                    tokio::task::spawn_blocking(move || make_video(&video_dir, &v, &scratch))
+                        .await
+                        .ok()
+                }
+                _ => None,
+            };
             let text = match made {
                 None => "no frame has finished yet".to_string(),
                 Some(p) => {
@@ -50,6 +62,14 @@ impl<F: Folder> Node<F> {
                             }
                         }
                     }
+                    match movie {
+                        Some(Ok(m)) => match folder.write_atomic(m.name, m.bytes).await {
+                            Ok(()) => wrote.push(format!("{} ({} frames)", m.name, m.frames)),
+                            Err(e) => fail = Some(e.to_string()),
+                        },
+                        Some(Err(e)) => fail = Some(format!("no preview video: {e}")),
+                        None => {}
+                    }
                     let mut t = format!("frame {} of {scene}: {}", p.frame, wrote.join(", "));
                     if let Some(f) = fail {
                         t.push_str(&format!("; could not write: {f}"));
@@ -60,6 +80,40 @@ impl<F: Folder> Node<F> {
             let _ = tx.send(Internal::Previews { job: id, text, log }).await;
         });
     }
+}
+
+impl<F: Folder> Node<F> {
+    /// The preview video alone (a job's end).
+    pub(super) fn video(&self, id: u64) {
+        let (Some(job), Some(v)) = (self.ledger.job(id), self.cfg.video.clone()) else {
+            return;
+        };
+        let dir = job.rec.output_dir.clone();
+        let scratch = self.cfg.state.clone();
+        let folder = Arc::clone(&self.folder);
+        tokio::spawn(async move {
+            let made = tokio::task::spawn_blocking(move || make_video(&dir, &v, &scratch)).await;
+            match made {
+                Ok(Ok(m)) => {
+                    if let Err(e) = folder.write_atomic(m.name, m.bytes).await {
+                        tracing::warn!("cannot write {}: {e}", m.name);
+                    }
+                }
+                Ok(Err(e)) => tracing::info!("job {id}: no preview video: {e}"),
+                Err(e) => tracing::warn!("job {id}: the preview video task failed: {e}"),
+            }
+        });
+    }
+}
+
+/// The video, made in a scratch folder of its own (a `progress:` and a
+/// job's end may make one at once) under the state dir, removed after.
+fn make_video(dir: &Path, v: &video::VideoSettings, state: &Path) -> Result<video::Video, String> {
+    let scratch = tempfile::Builder::new()
+        .prefix("video-")
+        .tempdir_in(state)
+        .map_err(|e| format!("cannot make a scratch folder in {}: {e}", state.display()))?;
+    video::make(dir, v, scratch.path())
 }
 
 fn make_previews(dir: &Path) -> Option<Previews> {

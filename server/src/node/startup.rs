@@ -85,10 +85,12 @@ impl<F: Folder> Node<F> {
             farm: caps.farm,
             freeze: caps.freeze,
             slots: cfg.slots.clone(),
+            verify_retries: cfg.verify_retries,
         };
         let facts = DiskFacts {
             projects: cfg.projects.clone(),
             output: cfg.output.clone(),
+            checks: cfg.verify,
         };
         let cfg = Arc::new(cfg);
         let mut node = Node {
@@ -127,6 +129,13 @@ impl<F: Folder> Node<F> {
                 node.cfg.name
             ),
         );
+        if node.cfg.video.as_ref().is_some_and(|v| v.ffmpeg.is_none()) {
+            node.publish.say(
+                &now,
+                Ev::Warning,
+                "ffmpeg was not found: preview videos are written as preview.gif; install ffmpeg (or set [preview] ffmpeg) for preview.mp4",
+            );
+        }
         if !leftovers.is_empty() {
             node.publish.say(
                 &now,
@@ -151,6 +160,7 @@ impl<F: Folder> Node<F> {
             blocking(|| ledger.mark_initialized())?;
         }
         node.refresh_projects().await;
+        node.publish_renderers().await;
         Ok(node)
     }
 
@@ -185,7 +195,8 @@ impl<F: Folder> Node<F> {
 
     pub(super) async fn refresh_projects(&mut self) {
         let root = self.cfg.projects.clone();
-        let list = tokio::task::spawn_blocking(move || projects::scan(&root))
+        let exts = self.cfg.profiles.scene_extensions();
+        let list = tokio::task::spawn_blocking(move || projects::scan(&root, &exts))
             .await
             .unwrap_or_default();
         let name = self.publish.names.projects.clone();
@@ -195,6 +206,19 @@ impl<F: Folder> Node<F> {
             .put(&*self.folder, &name, projects::render(&list).into_bytes())
             .await
         {
+            tracing::warn!("cannot write {name}: {e}");
+        }
+    }
+}
+
+impl<F: Folder> Node<F> {
+    /// renderers.json: the profiles this node runs with, so a client checks
+    /// lines for config-defined renderers as the node will (written only
+    /// when it changed, like every status file).
+    async fn publish_renderers(&mut self) {
+        let name = self.publish.names.renderers.clone();
+        let json = self.cfg.profiles.to_json().into_bytes();
+        if let Err(e) = self.publish.writer.put(&*self.folder, &name, json).await {
             tracing::warn!("cannot write {name}: {e}");
         }
     }
@@ -213,6 +237,7 @@ fn remove_stale_temp_files(dir: &Path, names: &Names) {
         names.status_txt.as_str(),
         names.active.as_str(),
         names.projects.as_str(),
+        names.renderers.as_str(),
     ];
     if names.default {
         own.extend([files::STATUS_JSON, files::STATUS_TXT]);

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use droprender_shared::command::RenderRequest;
 use regex::Regex;
 
-use super::{FrameRange, Invocation, LineParser, Progress, Resolved};
+use super::{Invocation, LineParser, Progress, Resolved, frame_range};
 use crate::config::Config;
 
 /// The node-owned script for resolution and camera. It trusts nothing but
@@ -47,15 +47,6 @@ for key, value in zip(argv[0::2], argv[1::2]):
 "#;
 
 pub const SCRIPT_NAME: &str = "blender_setup.py";
-
-pub fn frame_range(req: &RenderRequest) -> Option<FrameRange> {
-    let num = |n: &str| req.flag(n).and_then(|v| v.parse::<f64>().ok());
-    Some(FrameRange {
-        start: num("-s")?,
-        end: num("-e")?,
-        step: 1.0,
-    })
-}
 
 fn extension(format: &str) -> &'static str {
     match format {

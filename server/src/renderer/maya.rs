@@ -6,23 +6,10 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use droprender_shared::command::RenderRequest;
 use regex::Regex;
 
-use super::{FrameRange, Invocation, LineParser, Progress, Resolved};
+use super::{Invocation, LineParser, Progress, Resolved, frame_range};
 use crate::config::Config;
-
-/// The frames `-s/-e/-b` ask for. Without `-s` the scene decides: unknown.
-pub fn frame_range(req: &RenderRequest) -> Option<FrameRange> {
-    let num = |n: &str| req.flag(n).and_then(|v| v.parse::<f64>().ok());
-    let start = num("-s")?;
-    let end = num("-e").unwrap_or(start);
-    Some(FrameRange {
-        start,
-        end,
-        step: num("-b").unwrap_or(1.0),
-    })
-}
 
 /// Flags the node rewrites itself.
 const NODE_OWNED: &[&str] = &["-rd", "-proj", "-s", "-e", "-b"];

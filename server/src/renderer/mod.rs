@@ -1,17 +1,22 @@
-//! Pluggable renderers. Each module owns four things: how a request becomes
-//! argv, which values the node accepts beyond the shared allow-list, how
-//! output lines map to progress and errors, and how output frames are named
-//! and found.
+//! Renderers, driven by their profiles (droprender_shared::profile): how a
+//! request becomes argv (and resume runs), how output lines map to
+//! progress and errors, and how frames are found on disk. Maya and Blender
+//! keep their own builders and parsers; every other profile, built-in or
+//! from the config, runs through [`generic`] and [`patterns`].
 
 pub mod blender;
+pub mod generic;
 pub mod maya;
+pub mod patterns;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use droprender_shared::command::RenderRequest;
-use droprender_shared::profile::RendererKind;
+use droprender_shared::profile::{Builder, Frames, Kind, Profile, RendererKind};
+
+pub use crate::frames::disk::{FrameFile, done_among, done_frames, frame_files, newest_frame};
 
 use crate::config::Config;
 
@@ -78,7 +83,7 @@ pub struct Resolved {
     pub project: Option<PathBuf>,
 }
 
-/// The frames a request asks for.
+/// A range of frames a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameRange {
     pub start: f64,
@@ -105,17 +110,6 @@ impl FrameRange {
     }
 }
 
-/// The frames still to render when the request names whole frames the
-/// node can count (`None`: the renderer decides, e.g. fractional or
-/// renumbered frames).
-pub fn missing_frames(req: &RenderRequest, done: &BTreeSet<i64>) -> Option<Vec<i64>> {
-    if req.has_flag("-rfs") || req.has_flag("-rfb") {
-        return None;
-    }
-    let all = frame_range(req)?.whole_frames()?;
-    Some(all.into_iter().filter(|f| !done.contains(f)).collect())
-}
-
 /// Contiguous runs of frames, for `-s/-e` per run: [1,2,3,7,8] → [(1,3),(7,8)].
 pub fn runs(frames: &[i64]) -> Vec<(i64, i64)> {
     let mut out: Vec<(i64, i64)> = Vec::new();
@@ -128,155 +122,26 @@ pub fn runs(frames: &[i64]) -> Vec<(i64, i64)> {
     out
 }
 
-/// Image extensions renderers write.
-const IMAGE_EXTS: &[&str] = &[
-    "png", "exr", "jpg", "jpeg", "tif", "tiff", "iff", "tga", "bmp", "hdr",
-];
-
-/// A frame file found in an output dir.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameFile {
-    pub path: PathBuf,
-    pub frame: i64,
-    /// The folder it is in (one per render layer).
-    pub group: PathBuf,
-    pub modified: std::time::SystemTime,
-}
-
-/// Finds complete frame files under `dir` (two levels: layers/cameras).
-pub fn frame_files(dir: &Path) -> Vec<FrameFile> {
-    let mut out = Vec::new();
-    collect(dir, 0, &mut out);
-    out
-}
-
-fn collect(dir: &Path, depth: u32, out: &mut Vec<FrameFile>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for ent in rd.flatten() {
-        let path = ent.path();
-        let Ok(md) = ent.metadata() else { continue };
-        if md.is_dir() {
-            if depth < 2 {
-                collect(&path, depth + 1, out);
-            }
-            continue;
-        }
-        let name = ent.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with('.') {
-            continue;
-        }
-        let Some((stem, ext)) = name.rsplit_once('.') else {
-            continue;
-        };
-        if !IMAGE_EXTS.contains(&ext.to_ascii_lowercase().as_str()) {
-            continue;
-        }
-        let Some(frame) = trailing_number(stem) else {
-            continue;
-        };
-        if !is_complete(&path, ext, md.len()) {
-            continue;
-        }
-        out.push(FrameFile {
-            path,
-            frame,
-            group: dir.to_path_buf(),
-            modified: md.modified().unwrap_or(std::time::UNIX_EPOCH),
-        });
-    }
-}
-
-/// The frame number at the end of a file stem: `shot.0012` → 12, `shot_0012` → 12.
-fn trailing_number(stem: &str) -> Option<i64> {
-    let digits: String = stem
-        .chars()
-        .rev()
-        .take_while(char::is_ascii_digit)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    if digits.is_empty() || digits.len() > 9 {
-        return None;
-    }
-    let n: i64 = digits.parse().ok()?;
-    let before = stem[..stem.len() - digits.len()].chars().last();
-    Some(if before == Some('-') { -n } else { n })
-}
-
-/// A truncated frame is a missing frame: check the format's end marker where it has one.
-fn is_complete(path: &Path, ext: &str, len: u64) -> bool {
-    use std::io::{Read, Seek, SeekFrom};
-    if len == 0 {
-        return false;
-    }
-    let want: &[u8] = match ext.to_ascii_lowercase().as_str() {
-        "png" => &[0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82],
-        "jpg" | "jpeg" => &[0xff, 0xd9],
-        _ => return len > 16,
-    };
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let n = want.len() as u64;
-    if len < n || f.seek(SeekFrom::End(-(n as i64))).is_err() {
-        return false;
-    }
-    let mut buf = vec![0u8; want.len()];
-    f.read_exact(&mut buf).is_ok() && buf == want
-}
-
-/// Frames done in `dir`: present in every layer folder (when `layers` > 1).
-pub fn done_frames(dir: &Path, layers: usize) -> BTreeSet<i64> {
-    let files = frame_files(dir);
-    let groups: BTreeSet<&PathBuf> = files.iter().map(|f| &f.group).collect();
-    if layers > 1 && groups.len() < layers {
-        return BTreeSet::new();
-    }
-    let mut done: Option<BTreeSet<i64>> = None;
-    for g in groups {
-        let set: BTreeSet<i64> = files
-            .iter()
-            .filter(|f| &f.group == g)
-            .map(|f| f.frame)
-            .collect();
-        done = Some(match done {
-            None => set,
-            Some(d) => d.intersection(&set).copied().collect(),
-        });
-    }
-    done.unwrap_or_default()
-}
-
-/// The newest complete frame under `dir`.
-pub fn newest_frame(dir: &Path) -> Option<FrameFile> {
-    frame_files(dir)
-        .into_iter()
-        .max_by_key(|f| (f.modified, f.frame))
-}
-
 /// Builds the invocations for a job whose frames in `done` already exist.
 pub fn plan(cfg: &Config, job: &Resolved, done: &BTreeSet<i64>) -> Vec<Invocation> {
-    match job.request.renderer {
-        RendererKind::Maya => maya::plan(cfg, job, done),
-        RendererKind::Blender => blender::plan(cfg, job, done),
+    match job.request.profile.run.builder {
+        Builder::Maya => maya::plan(cfg, job, done),
+        Builder::Blender => blender::plan(cfg, job, done),
+        Builder::Generic => generic::plan(cfg, job, done),
     }
 }
 
 /// Invocations of at most `chunk` frames each (a farm's tasks), for the
 /// frames not in `done`. Each chunk is planned by the renderer itself, as if
 /// every other frame were done, so chunks carry the same validated argv the
-/// local executor would use. Without a known whole-frame range the job is one chunk.
+/// local executor would use. Without a known whole-frame list the job is one chunk.
 pub fn plan_chunks(
     cfg: &Config,
     job: &Resolved,
     done: &BTreeSet<i64>,
     chunk: usize,
 ) -> Vec<Invocation> {
-    let Some(all) = frame_range(&job.request).and_then(|r| r.whole_frames()) else {
+    let Some(all) = frame_numbers(&job.request) else {
         return plan(cfg, job, done);
     };
     let missing: Vec<i64> = all.iter().copied().filter(|f| !done.contains(f)).collect();
@@ -288,39 +153,92 @@ pub fn plan_chunks(
     out
 }
 
+/// The output parser for a request's renderer.
 pub fn parser(req: &RenderRequest) -> Box<dyn LineParser> {
-    match req.renderer {
-        RendererKind::Maya => Box::new(maya::Parser::new(req.flag("-r"))),
-        RendererKind::Blender => Box::new(blender::Parser::default()),
+    parser_of(&req.profile, req.flag("-r"))
+}
+
+/// The output parser of a renderer by name (this node's profiles); `maya_r`
+/// is Maya's `-r`, when known.
+pub fn parser_for(kind: RendererKind, maya_r: Option<&str>) -> Box<dyn LineParser> {
+    match droprender_shared::profile::installed().get(kind.name()) {
+        Some(p) => parser_of(p, maya_r),
+        None => Box::new(maya::Parser::new(maya_r)),
+    }
+}
+
+fn parser_of(p: &Profile, maya_r: Option<&str>) -> Box<dyn LineParser> {
+    match p.run.builder {
+        Builder::Maya => Box::new(maya::Parser::new(maya_r)),
+        Builder::Blender => Box::new(blender::Parser::default()),
+        Builder::Generic => patterns::Parser::for_profile(p),
     }
 }
 
 /// The frames a request asks for, when it says.
+pub fn frames(req: &RenderRequest) -> Option<Frames> {
+    let p = &req.profile;
+    p.frames.frames_of(p, &req.flags, &req.scene)
+}
+
+/// The frame range a request asks for, when it names a range.
 pub fn frame_range(req: &RenderRequest) -> Option<FrameRange> {
-    match req.renderer {
-        RendererKind::Maya => maya::frame_range(req),
-        RendererKind::Blender => blender::frame_range(req),
+    match frames(req)? {
+        Frames::Range { start, end, step } => Some(FrameRange { start, end, step }),
+        Frames::List(_) => None,
     }
 }
 
-/// Render layers a request renders (Maya `-rl`), for counting done frames.
-pub fn layers(req: &RenderRequest) -> usize {
-    req.flag("-rl").map_or(1, |l| l.split(',').count())
+/// How many frames a request asks for (0: the scene decides).
+pub fn frames_total(req: &RenderRequest) -> u64 {
+    frames(req).map_or(0, |f| f.count())
 }
 
-/// Explains an exit status in plain words; `None` means success.
+/// The whole frame numbers a request renders, when the node can list them
+/// (not for fractional or Maya's renumbered frames).
+pub fn frame_numbers(req: &RenderRequest) -> Option<Vec<i64>> {
+    if req.renderer == RendererKind::Maya && (req.has_flag("-rfs") || req.has_flag("-rfb")) {
+        return None;
+    }
+    frames(req)?.whole()
+}
+
+/// The frames still to render when the request names whole frames the
+/// node can count (`None`: the renderer decides, e.g. fractional or
+/// renumbered frames).
+pub fn missing_frames(req: &RenderRequest, done: &BTreeSet<i64>) -> Option<Vec<i64>> {
+    let all = frame_numbers(req)?;
+    Some(all.into_iter().filter(|f| !done.contains(f)).collect())
+}
+
+/// Render layers a request renders (Maya `-rl`), for counting done frames:
+/// each layer writes its own folder.
+pub fn layers(req: &RenderRequest) -> usize {
+    req.flags
+        .iter()
+        .find(|f| req.profile.kind_of(&f.name) == Some(&Kind::Layers))
+        .and_then(|f| f.value.as_deref())
+        .map_or(1, |l| l.split(',').count())
+}
+
+/// Explains an exit status in plain words (the profile's words for its
+/// codes); `None` means success.
 pub fn exit_problem(kind: RendererKind, status: droprender_supervise::Exit) -> Option<String> {
     if let Some(sig) = status.signal {
         return Some(format!("the renderer was killed by signal {sig}"));
     }
-    match (kind, status.code) {
-        (_, Some(0)) => None,
-        (RendererKind::Maya, Some(206)) => Some(
-            "Render exited 206: it could not parse its command line (a bad flag or project directory)".into(),
+    let profile = droprender_shared::profile::installed().get(kind.name());
+    match status.code {
+        Some(0) => None,
+        Some(c) => Some(
+            profile
+                .and_then(|p| p.run.exit_codes.iter().find(|e| e.code == c))
+                .map_or_else(
+                    || format!("{} exited with code {c}", kind.name()),
+                    |e| e.meaning.clone(),
+                ),
         ),
-        (RendererKind::Maya, Some(211)) => Some("Render exited 211: the renderer reported an error".into()),
-        (k, Some(c)) => Some(format!("{} exited with code {c}", k.name())),
-        (k, None) => Some(format!("{} ended without an exit code", k.name())),
+        None => Some(format!("{} ended without an exit code", kind.name())),
     }
 }
 
@@ -345,26 +263,5 @@ mod tests {
         };
         assert_eq!(half.whole_frames(), None);
         assert_eq!(half.count(), 3);
-    }
-
-    #[test]
-    fn trailing_numbers() {
-        assert_eq!(trailing_number("shot.0012"), Some(12));
-        assert_eq!(trailing_number("shot_0007"), Some(7));
-        assert_eq!(trailing_number("shot"), None);
-        assert_eq!(trailing_number("shot.-005"), Some(-5));
-    }
-
-    #[test]
-    fn truncated_png_is_not_done() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let img = image::RgbImage::new(4, 4);
-        img.save(dir.path().join("a.0001.png")).expect("save");
-        let full = std::fs::read(dir.path().join("a.0001.png")).expect("read");
-        std::fs::write(dir.path().join("a.0002.png"), &full[..full.len() - 4]).expect("write");
-        assert_eq!(
-            done_frames(dir.path(), 1).into_iter().collect::<Vec<_>>(),
-            [1]
-        );
     }
 }

@@ -21,10 +21,8 @@ impl Command {
                 words.push(quote(p));
             }
             for f in &r.flags {
-                words.push(f.name.clone());
-                if let Some(v) = &f.value {
-                    words.push(quote(v));
-                }
+                let spelled = r.profile.words(&f.name, f.value.as_deref());
+                words.extend(spelled.iter().map(|w| quote(w)));
             }
             words.push(quote(&r.scene));
             words.extend(r.options.words());

@@ -2,7 +2,10 @@
 //!
 //! A line is `word[@node]:rest`. `rend:` queues a render, `progress:` asks for
 //! the newest frame. The program token after `rend:` (`render`, `Render.exe`,
-//! `blender`) only selects a renderer profile; it is never executed.
+//! `blender`, `husk`…) only selects a renderer profile; it is never executed.
+//! The `_with` functions take the profiles to use; the others use this
+//! process's ([`profile::installed`]: the built-ins unless a node installed
+//! its config's).
 //! [`Command::to_line`] writes the canonical text, and parsing that text gives
 //! the same command back (a property test holds us to it).
 
@@ -22,7 +25,7 @@ pub use options::{
 pub use tokens::tokenize;
 
 use crate::normalize::{Normalized, normalize_line, normalize_str};
-use crate::profile::{self, Flag, RendererKind};
+use crate::profile::{self, Flag, ProfileRef, Profiles, RendererKind};
 use options::take_options;
 
 /// A parsed command line.
@@ -69,6 +72,8 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderRequest {
     pub renderer: RendererKind,
+    /// The profile that judged the line (and tells the node how to run it).
+    pub profile: ProfileRef,
     /// The program token as typed (`render`, `Render.exe`, …), kept only so the
     /// canonical line reads like the original. Never executed.
     pub program: Option<String>,
@@ -117,11 +122,20 @@ fn no_args(word: &'static str, tokens: &[String]) -> Result<(), ParseError> {
 }
 
 /// Normalises and parses one raw line. `Ok(None)` is a blank line or comment.
+/// Uses this process's profiles ([`profile::installed`]).
 pub fn parse_line(raw: &[u8]) -> Result<Option<(String, Command)>, ParseError> {
+    parse_line_with(raw, profile::installed())
+}
+
+/// [`parse_line`] with these renderer profiles.
+pub fn parse_line_with(
+    raw: &[u8],
+    profiles: &Profiles,
+) -> Result<Option<(String, Command)>, ParseError> {
     match normalize_line(raw)? {
         Normalized::Ignored => Ok(None),
         Normalized::Text(text) => {
-            let cmd = parse_normalized(&text)?;
+            let cmd = parse_normalized_with(&text, profiles)?;
             Ok(Some((text, cmd)))
         }
     }
@@ -129,6 +143,11 @@ pub fn parse_line(raw: &[u8]) -> Result<Option<(String, Command)>, ParseError> {
 
 /// Parses a line that is already normalised (see [`crate::normalize`]).
 pub fn parse_normalized(text: &str) -> Result<Command, ParseError> {
+    parse_normalized_with(text, profile::installed())
+}
+
+/// [`parse_normalized`] with these renderer profiles.
+pub fn parse_normalized_with(text: &str, profiles: &Profiles) -> Result<Command, ParseError> {
     let (head, rest) = text.split_once(':').ok_or(ParseError::NoPrefix)?;
     let (word, target) = match head.split_once('@') {
         Some((w, t)) => (w, Some(t.to_string())),
@@ -139,7 +158,7 @@ pub fn parse_normalized(text: &str) -> Result<Command, ParseError> {
     }
     let tokens = tokenize(rest)?;
     let action = match word {
-        "rend" => Action::Render(parse_render(tokens)?),
+        "rend" => Action::Render(parse_render(tokens, profiles)?),
         "progress" => no_args("progress", &tokens).map(|()| Action::Progress)?,
         "cancel" => match tokens.as_slice() {
             [a] if a.eq_ignore_ascii_case("all") => Action::Cancel(Target::All),
@@ -179,28 +198,37 @@ pub fn parse_normalized(text: &str) -> Result<Command, ParseError> {
 /// Parses a string typed on the command line (the client's `send`), applying
 /// the same normalisation the node applies.
 pub fn parse_str(text: &str) -> Result<Option<(String, Command)>, ParseError> {
+    parse_str_with(text, profile::installed())
+}
+
+/// [`parse_str`] with these renderer profiles (a client uses the node's).
+pub fn parse_str_with(
+    text: &str,
+    profiles: &Profiles,
+) -> Result<Option<(String, Command)>, ParseError> {
     match normalize_str(text) {
         Normalized::Ignored => Ok(None),
         Normalized::Text(t) => {
-            let cmd = parse_normalized(&t)?;
+            let cmd = parse_normalized_with(&t, profiles)?;
             Ok(Some((t, cmd)))
         }
     }
 }
 
-fn parse_render(mut tokens: Vec<String>) -> Result<RenderRequest, ParseError> {
+fn parse_render(mut tokens: Vec<String>, profiles: &Profiles) -> Result<RenderRequest, ParseError> {
     let options = take_options(&mut tokens)?;
     let mut program = None;
-    let mut renderer = RendererKind::Maya;
+    let mut profile = profiles.default_profile();
     if let Some(first) = tokens.first()
-        && let Some(kind) = RendererKind::from_program_token(first)
+        && let Some(p) = profiles.for_program(first)
     {
-        renderer = kind;
+        profile = p;
         program = Some(tokens.remove(0));
     }
-    let (flags, scene) = profile::validate(renderer, &tokens)?;
+    let (flags, scene) = profile.validate(&tokens)?;
     Ok(RenderRequest {
-        renderer,
+        renderer: profile.kind(),
+        profile: profile.clone(),
         program,
         flags,
         scene,

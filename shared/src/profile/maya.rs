@@ -1,7 +1,7 @@
-//! Maya `Render`: the allow-list and deny-list from maya-render.md.
+//! Maya `Render`: the allow-list and deny-list from maya-render.md live in
+//! `builtin/maya.toml`; these are the names other code needs.
 
-use super::{DenySpec, FlagError, FlagSpec, Profile, RendererKind, Value, check_scene};
-use crate::profile::Flag;
+use super::{Flag, FlagError, RendererKind};
 
 /// Renderers a line may name with `-r`. The node may allow fewer.
 pub const RENDERERS: &[&str] = &[
@@ -17,206 +17,10 @@ pub const RENDERERS: &[&str] = &[
 
 pub use super::MAX_FRAMES;
 
-const fn allow(name: &'static str, value: Value) -> FlagSpec {
-    FlagSpec {
-        name,
-        aliases: &[],
-        value,
-        only_for: &[],
-    }
-}
-
-const fn only(name: &'static str, value: Value, only_for: &'static [&'static str]) -> FlagSpec {
-    FlagSpec {
-        name,
-        aliases: &[],
-        value,
-        only_for,
-    }
-}
-
-const THREADS: Value = Value::Int(0, 1024);
-
-static ALLOW: &[FlagSpec] = &[
-    FlagSpec {
-        name: "-r",
-        aliases: &["-renderer"],
-        value: Value::OneOf(RENDERERS),
-        only_for: &[],
-    },
-    allow("-s", Value::Frame),
-    allow("-e", Value::Frame),
-    allow("-b", Value::Frame),
-    allow("-pad", Value::Int(1, 8)),
-    allow("-rfs", Value::Int(-1_000_000, 1_000_000)),
-    allow("-rfb", Value::Int(1, 1_000_000)),
-    allow("-skipExistingFrames", Value::Bool),
-    allow("-cam", Value::CameraName),
-    allow("-rl", Value::LayerNames),
-    allow("-x", Value::Int(1, 16384)),
-    allow("-y", Value::Int(1, 16384)),
-    allow("-percentRes", Value::Float(1.0, 400.0)),
-    allow("-rd", Value::Dir),
-    allow("-im", Value::ImagePrefix),
-    allow(
-        "-of",
-        Value::OneOf(&["exr", "png", "jpg", "jpeg", "tif", "tiff", "iff"]),
-    ),
-    allow(
-        "-fnc",
-        Value::OneOf(&["name.#.ext", "name_#.ext", "name#.ext"]),
-    ),
-    allow("-proj", Value::Dir),
-    only("-n", THREADS, &["sw"]),
-    only("-ai:threads", THREADS, &["arnold"]),
-    only("-threads", THREADS, &["vray"]),
-    only("-t", THREADS, &["renderman"]),
-    only("-ai:lve", Value::Int(0, 3), &["arnold"]),
-    // -rt 0 renders; any other value exports .ass or spawns kick (checked below).
-    only("-rt", Value::Int(0, 0), &["arnold"]),
-    allow("-verb", Value::Switch),
-];
-
-static DENY: &[DenySpec] = &[
-    DenySpec {
-        names: &[
-            "-preRender",
-            "-postRender",
-            "-preLayer",
-            "-postLayer",
-            "-preFrame",
-            "-postFrame",
-            "-pre",
-            "-post",
-        ],
-        why: "it runs MEL code",
-    },
-    DenySpec {
-        names: &[
-            "-insertPreRender",
-            "-insertPostRender",
-            "-insertPreLayer",
-            "-insertPostLayer",
-            "-insertPreFrame",
-            "-insertPostFrame",
-        ],
-        why: "it inserts MEL code",
-    },
-    DenySpec {
-        names: &["-interactive", "-A"],
-        why: "it opens a command port that runs remote MEL",
-    },
-    DenySpec {
-        names: &[
-            "-rst",
-            "-rsp",
-            "-rsa",
-            "-rendersetuptemplate",
-            "-rendersettingspreset",
-            "-rendersettingsaov",
-        ],
-        why: "it loads a settings file of the sender's choice into the scene",
-    },
-    DenySpec {
-        names: &[
-            "-log",
-            "-ai:lfn",
-            "-ai:stf",
-            "-ai:pff",
-            "-ribFile",
-            "-exportFileName",
-        ],
-        why: "it writes a file at any path",
-    },
-    DenySpec {
-        names: &["-ai:sppg", "-ai:sppr", "-ai:spsh", "-ai:sptx"],
-        why: "it sets a plugin search path, which loads native code",
-    },
-    DenySpec {
-        names: &["-ai:uopt", "-ai:port"],
-        why: "it passes arbitrary renderer options or opens a port",
-    },
-    DenySpec {
-        names: &[
-            "-rib",
-            "-bake",
-            "-checkpoint",
-            "-noRender",
-            "-ipr",
-            "-keepMel",
-            "-test",
-            "-listRenderers",
-            "-pythonver",
-            "-help",
-        ],
-        why: "it does not render frames",
-    },
-];
-
-pub(crate) static PROFILE: Profile = Profile {
-    label: "Render",
-    allow: ALLOW,
-    deny: DENY,
-    deny_namespaces: true,
-    deny_ignores_case: true,
-    deny_values: &[(
-        "-r",
-        "interBatch",
-        "it opens a command port that runs remote MEL",
-    )],
-    scene_exts: &[".ma", ".mb"],
-};
-
-/// Validates Maya `Render` flags and the scene.
+/// Validates Maya `Render` flags and the scene (the built-in `maya`
+/// profile, builtin/maya.toml, or the node's override of it).
 pub fn validate(tokens: &[String]) -> Result<(Vec<Flag>, String), FlagError> {
-    let (flags, scene) = PROFILE.walk(tokens)?;
-    check_scene(&scene, RendererKind::Maya, "Maya")?;
-    let get = |n: &str| {
-        flags
-            .iter()
-            .find(|(s, _)| s.name == n)
-            .and_then(|(_, f)| f.value.as_deref())
-    };
-    let renderer = get("-r");
-    if let Some(r) = renderer {
-        for (spec, f) in &flags {
-            if !spec.only_for.is_empty() && !spec.only_for.contains(&r) {
-                return Err(FlagError::Invalid(format!(
-                    "{} belongs to the {} renderer, not {r}",
-                    f.name,
-                    spec.only_for.join("/")
-                )));
-            }
-        }
-    }
-    let num = |n: &str| get(n).and_then(|v| v.parse::<f64>().ok());
-    let (s, e) = (num("-s"), num("-e"));
-    if let (Some(s), Some(e)) = (s, e)
-        && s > e
-    {
-        return Err(FlagError::Invalid(format!(
-            "the start frame {s} is after the end frame {e}"
-        )));
-    }
-    if let Some(b) = num("-b") {
-        if b <= 0.0 {
-            return Err(FlagError::Invalid("-b must be greater than 0".into()));
-        }
-        let count = (e.unwrap_or(1.0) - s.unwrap_or(1.0)) / b + 1.0;
-        if count > MAX_FRAMES {
-            return Err(FlagError::Invalid(format!(
-                "the line asks for {count:.0} frames; the limit is {MAX_FRAMES:.0}"
-            )));
-        }
-    } else if let (Some(s), Some(e)) = (s, e)
-        && e - s + 1.0 > MAX_FRAMES
-    {
-        return Err(FlagError::Invalid(format!(
-            "the line asks for {:.0} frames; the limit is {MAX_FRAMES:.0}",
-            e - s + 1.0
-        )));
-    }
-    Ok((flags.into_iter().map(|(_, f)| f).collect(), scene))
+    super::validate(RendererKind::Maya, tokens)
 }
 
 #[cfg(test)]
@@ -300,6 +104,15 @@ mod tests {
                 .iter()
                 .any(|f| f.name == "-of" && f.value.as_deref() == Some("exr"))
         );
+    }
+
+    #[test]
+    fn the_renderer_list_is_the_profiles() {
+        let p = crate::profile::builtin().get("maya").expect("maya");
+        let Some(crate::profile::Kind::OneOf(values)) = p.kind_of("-r") else {
+            panic!("-r is one_of")
+        };
+        assert_eq!(values, RENDERERS);
     }
 
     #[test]

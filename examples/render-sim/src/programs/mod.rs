@@ -262,7 +262,7 @@ fn render_frames(plan: &Plan, style: &dyn Style, knobs: &Knobs, out: &Out<'_>) -
                 thread::sleep(Duration::from_secs(3600));
             },
         }
-        if let Err(why) = write_image(plan, f) {
+        if let Err(why) = write_image(plan, f, knobs.black(f.number)) {
             out.lines(style.cannot_write(&c, &why));
             return Err(EXIT_ERROR);
         }
@@ -272,7 +272,7 @@ fn render_frames(plan: &Plan, style: &dyn Style, knobs: &Knobs, out: &Out<'_>) -
     run_hooks(plan, When::End, knobs)
 }
 
-fn write_image(plan: &Plan, f: &Planned) -> Result<(), String> {
+fn write_image(plan: &Plan, f: &Planned, black: bool) -> Result<(), String> {
     let dir = f.path.parent().unwrap_or(Path::new("/"));
     if !dir.is_dir() {
         if !plan.make_dirs {
@@ -285,6 +285,7 @@ fn write_image(plan: &Plan, f: &Planned) -> Result<(), String> {
         height: plan.size.1,
         frame: f.number,
         layer: 0,
+        black,
     };
     picture::write(&f.path, plan.format, &look).map_err(|e| e.to_string())
 }

@@ -6,7 +6,7 @@
 mod props;
 mod rules;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,6 +28,8 @@ pub(super) struct FakeFacts {
     pub(super) syncing: BTreeSet<String>,
     /// Frames on disk per output folder.
     pub(super) frames: HashMap<PathBuf, BTreeSet<i64>>,
+    /// Frames judged bad per output folder.
+    pub(super) bad: HashMap<PathBuf, BTreeMap<i64, BadFrame>>,
 }
 
 impl Facts for FakeFacts {
@@ -72,7 +74,24 @@ impl Facts for FakeFacts {
     }
 
     fn frames_done(&self, dir: &Path, _: usize) -> BTreeSet<i64> {
-        self.frames.get(dir).cloned().unwrap_or_default()
+        let bad = self.bad.get(dir);
+        self.frames
+            .get(dir)
+            .map(|f| {
+                f.iter()
+                    .copied()
+                    .filter(|n| bad.is_none_or(|b| !b.contains_key(n)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn bad_frames(&self, dir: &Path) -> BTreeMap<i64, BadFrame> {
+        self.bad.get(dir).cloned().unwrap_or_default()
+    }
+
+    fn frame_summary(&self, _: &Path) -> Option<FrameSummary> {
+        None
     }
 }
 

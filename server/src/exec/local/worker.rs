@@ -135,6 +135,10 @@ async fn run_inner(
                 _ = tokio::time::sleep_until(log_due) => {
                     log.write(&mut output, true).await;
                     log_due = Instant::now() + LOG_EVERY;
+                    // Memory is sampled with the same tick: once a second.
+                    if let Some(bytes) = child.tree_memory() {
+                        let _ = events.send((job.id, Event::Memory(bytes))).await;
+                    }
                     None
                 }
                 _ = tokio::time::sleep_until(stall_at) => {

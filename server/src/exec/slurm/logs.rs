@@ -120,14 +120,11 @@ fn read_from(path: &Path, offset: u64) -> Option<Vec<u8>> {
 
 /// The output parser for a task's renderer (Maya's with the task's `-r`).
 fn parser_for(kind: RendererKind, spec: Option<&TaskSpec>) -> Box<dyn LineParser> {
-    if kind == RendererKind::Blender {
-        return Box::new(renderer::blender::Parser::default());
-    }
     let args: Vec<OsString> = spec.map(TaskSpec::args).unwrap_or_default();
     let r = args
         .iter()
         .position(|a| a == "-r")
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.to_str());
-    Box::new(renderer::maya::Parser::new(r))
+    renderer::parser_for(kind, r)
 }

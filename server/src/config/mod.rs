@@ -3,8 +3,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use thiserror::Error;
+
+mod file;
+mod renderers;
+
+pub use file::{
+    DropboxFile, ExecutorFile, FileConfig, JobsFile, NotifyFile, PreviewFile, SlotFile, SlotsFile,
+    StatusFile,
+};
+pub use renderers::Renderers;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -20,180 +28,6 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{0}")]
     Invalid(String),
-}
-
-/// The config file's shape (`node.toml`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub name: Option<String>,
-    pub folder: Option<PathBuf>,
-    /// A folder inside the Dropbox app folder, talked to over the HTTP API (`/Maya`).
-    pub dropbox: Option<String>,
-    pub projects: Option<PathBuf>,
-    pub output: Option<PathBuf>,
-    pub state: Option<PathBuf>,
-    pub poll_secs: Option<f64>,
-    pub reconcile_secs: Option<f64>,
-    pub grace_secs: Option<f64>,
-    /// Scenes in a folder the channel can write may carry script nodes: allowed only on purpose.
-    pub allow_projects_in_folder: Option<bool>,
-    #[serde(default)]
-    pub renderers: RenderersFile,
-    #[serde(default)]
-    pub status: StatusFile,
-    #[serde(default)]
-    pub dropbox_api: DropboxFile,
-    #[serde(default)]
-    pub preview: PreviewFile,
-    /// Seconds a scene must be unchanged before it is rendered (half-synced scenes).
-    pub scene_stable_secs: Option<f64>,
-    /// Also log to this file, rotated daily (7 kept).
-    pub log_file: Option<PathBuf>,
-    #[serde(default)]
-    pub jobs: JobsFile,
-    #[serde(default)]
-    pub schedule: crate::schedule::ScheduleFile,
-    #[serde(default)]
-    pub notify: NotifyFile,
-    #[serde(default)]
-    pub executor: ExecutorFile,
-    /// With several nodes on one folder: the node that runs unaddressed lines.
-    pub default_node: Option<String>,
-    /// Jobs at once: a number (`slots = 2`), or `[[slots]]` tables naming
-    /// each slot and the GPUs it owns.
-    pub slots: Option<SlotsFile>,
-}
-
-/// `slots = 2`, or `[[slots]]` with `name` and `gpus = [0, 1]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum SlotsFile {
-    Count(u32),
-    List(Vec<SlotFile>),
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlotFile {
-    pub name: Option<String>,
-    /// GPU device numbers (as CUDA/HIP number them) this slot's renders see.
-    #[serde(default)]
-    pub gpus: Vec<u32>,
-    /// The device Blender's Cycles renders with in this slot (`CUDA`,
-    /// `OPTIX`, `HIP`, `METAL`, `ONEAPI`); default `CUDA` when the slot has GPUs.
-    pub cycles_device: Option<String>,
-}
-
-/// `[executor]`: where renders run. `local` (default) or `slurm`.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExecutorFile {
-    pub kind: Option<String>,
-    /// Slurm partition (`--partition`).
-    pub partition: Option<String>,
-    /// Frames per array task.
-    pub chunk: Option<u32>,
-    /// At most this many tasks at once (`--array=…%M`).
-    pub max_tasks: Option<u32>,
-    /// Per-task time limit (`--time`), e.g. "2:00:00".
-    pub time_limit: Option<String>,
-    /// Extra sbatch arguments. From config only, never from the channel.
-    #[serde(default)]
-    pub sbatch_args: Vec<String>,
-    /// The renderer programs as the cluster sees them (default: the node's own).
-    pub maya_program: Option<PathBuf>,
-    pub blender_program: Option<PathBuf>,
-    /// droprender-node as the cluster sees it (it runs each task without a shell).
-    pub node_program: Option<PathBuf>,
-    /// Seconds between squeue polls.
-    pub poll_secs: Option<f64>,
-}
-
-/// `[jobs]`: defaults for per-job options.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobsFile {
-    /// Retries after a failure, stall or timeout (a line's `retries=` wins).
-    pub retries: Option<u32>,
-    /// Default `timeout=`, e.g. "12h" (none by default).
-    pub timeout: Option<String>,
-    /// A render that prints nothing for this long is stalled, e.g. "30m".
-    pub stall: Option<String>,
-}
-
-/// `[notify]`: who hears about finished, failed and stalled jobs.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotifyFile {
-    /// URLs that get a JSON POST per event.
-    #[serde(default)]
-    pub webhooks: Vec<String>,
-    /// ntfy-compatible topic URLs that get a plain-text POST per event.
-    #[serde(default)]
-    pub ntfy: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreviewFile {
-    /// Refresh preview.jpg every N finished frames (0 = only on `progress:`).
-    pub every_frames: Option<u32>,
-}
-
-/// `[dropbox_api]`: where the Dropbox API lives and which app this is.
-/// Environment variables (DROPRENDER_DROPBOX_*_URL, DROPRENDER_DROPBOX_TOKEN)
-/// override these.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DropboxFile {
-    pub app_key: Option<String>,
-    pub api_url: Option<String>,
-    pub content_url: Option<String>,
-    pub notify_url: Option<String>,
-    pub oauth_url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenderersFile {
-    #[serde(default)]
-    pub maya: MayaFile,
-    #[serde(default)]
-    pub blender: BlenderFile,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MayaFile {
-    pub program: Option<PathBuf>,
-    /// The `-r` values this node accepts.
-    pub allowed: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BlenderFile {
-    pub program: Option<PathBuf>,
-    pub engine: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusFile {
-    pub recent_jobs: Option<usize>,
-    /// While rendering, rewrite status files for progress at most this often
-    /// (default 1 s; 10 s in Dropbox API mode, where each write is an upload).
-    pub progress_secs: Option<f64>,
-    /// Gather status and LOG.txt writes for this long before writing them
-    /// (default 0; 1 s in Dropbox API mode, where each write is an upload:
-    /// a short job's start and end then cost one upload of each file).
-    pub batch_secs: Option<f64>,
-    /// Past this size LOG.txt is moved aside to `LOG.<time>.txt` and
-    /// started again (default: never in a local folder, where sync clients
-    /// send only the appended bytes; 64 KB in Dropbox API mode, where each
-    /// append uploads the whole file).
-    pub log_max_kb: Option<u64>,
 }
 
 /// Flags given on the command line (they win over the file).
@@ -252,6 +86,11 @@ pub struct Config {
     pub maya_renderers: Vec<String>,
     pub blender: PathBuf,
     pub blender_engine: String,
+    /// Every renderer this node runs: the built-in profiles with the
+    /// config's `[renderers.<name>]` profile keys merged over them.
+    pub profiles: std::sync::Arc<droprender_shared::profile::Profiles>,
+    /// Programs of the renderers other than Maya and Blender, by profile name.
+    pub programs: std::collections::BTreeMap<String, PathBuf>,
     pub poll: Option<Duration>,
     pub reconcile: Duration,
     pub grace: Duration,
@@ -261,6 +100,10 @@ pub struct Config {
     pub status_batch: Duration,
     pub log_max_bytes: Option<u64>,
     pub preview_every: u32,
+    pub video: Option<crate::frames::video::VideoSettings>,
+    /// `None`: frames are not judged beyond being whole on disk.
+    pub verify: Option<crate::frames::verify::Checks>,
+    pub verify_retries: u32,
     pub scene_stable: Duration,
     pub log_file: Option<PathBuf>,
     pub default_retries: u32,
@@ -291,21 +134,6 @@ pub struct SlurmSettings {
     pub blender_program: Option<PathBuf>,
     pub node_program: Option<PathBuf>,
     pub poll: Duration,
-}
-
-impl Config {
-    /// Renderer programs the config names by bare name (`Render`,
-    /// `blender`) become the paths found on PATH or in their install
-    /// folders, so renders run the program status files show.
-    pub fn locate_programs(&mut self) {
-        for (name, program) in [("maya", &mut self.maya), ("blender", &mut self.blender)] {
-            if let crate::programs::Found::OnPath(p) | crate::programs::Found::Installed(p) =
-                crate::programs::locate(name, program)
-            {
-                *program = p;
-            }
-        }
-    }
 }
 
 /// The slots a config describes (one plain slot when it says nothing).
@@ -433,16 +261,16 @@ impl Config {
             Some(v) => Some(secs(v, "--poll")?),
             None => None,
         };
-        let maya_renderers = f.renderers.maya.allowed.unwrap_or_else(|| {
+        let renderers = Renderers::from_tables(f.renderers)?;
+        let maya_renderers = renderers.maya_allowed.clone().unwrap_or_else(|| {
             droprender_shared::profile::maya::RENDERERS
                 .iter()
                 .map(|s| (*s).to_string())
                 .collect()
         });
-        let engine = f
-            .renderers
-            .blender
-            .engine
+        let engine = renderers
+            .blender_engine
+            .clone()
             .unwrap_or_else(|| "CYCLES".into());
         if !droprender_shared::profile::blender::ENGINES.contains(&engine.as_str()) {
             return Err(ConfigError::Invalid(format!(
@@ -510,14 +338,20 @@ impl Config {
             state: o.state.or(f.state).unwrap_or_else(default_state_dir),
             maya: o
                 .maya
-                .or(f.renderers.maya.program)
+                .or_else(|| renderers.programs.get("maya").cloned())
                 .unwrap_or_else(|| "Render".into()),
             maya_renderers,
             blender: o
                 .blender
-                .or(f.renderers.blender.program)
+                .or_else(|| renderers.programs.get("blender").cloned())
                 .unwrap_or_else(|| "blender".into()),
             blender_engine: engine,
+            programs: renderers
+                .programs
+                .into_iter()
+                .filter(|(n, _)| n != "maya" && n != "blender")
+                .collect(),
+            profiles: renderers.profiles,
             poll,
             reconcile: secs(f.reconcile_secs.unwrap_or(10.0), "reconcile_secs")?,
             grace: secs(f.grace_secs.unwrap_or(10.0), "grace_secs")?,
@@ -543,6 +377,24 @@ impl Config {
                 .or(is_dropbox.then_some(64))
                 .map(|kb| kb.max(4).saturating_mul(1024)),
             preview_every: f.preview.every_frames.unwrap_or(0),
+            video: f
+                .preview
+                .video
+                .unwrap_or(true)
+                .then(|| crate::frames::video::VideoSettings {
+                    ffmpeg: f.preview.ffmpeg.clone(),
+                    fps: f.preview.fps.unwrap_or(24).clamp(1, 240),
+                    max_frames: f.preview.video_frames.unwrap_or(240).clamp(2, 10_000),
+                }),
+            verify: f
+                .verify
+                .enabled
+                .unwrap_or(true)
+                .then(|| crate::frames::verify::Checks {
+                    decode: true,
+                    flat: f.verify.black_frames.unwrap_or(true),
+                }),
+            verify_retries: f.jobs.verify_retries.unwrap_or(2).min(10),
             scene_stable: Duration::try_from_secs_f64(f.scene_stable_secs.unwrap_or(3.0)).map_err(
                 |_| ConfigError::Invalid("scene_stable_secs must be 0 or more seconds".into()),
             )?,
@@ -556,7 +408,7 @@ mod tests {
 
     #[test]
     fn flags_override_the_file_and_the_sample_parses() {
-        let sample = include_str!("../../examples/node.toml");
+        let sample = include_str!("../../../examples/node.toml");
         let f: FileConfig = toml::from_str(sample).expect("sample node.toml parses");
         let c = Config::merge(
             f,
@@ -568,6 +420,75 @@ mod tests {
         .expect("valid");
         assert_eq!(c.output, PathBuf::from("/x"));
         assert_eq!(c.blender_engine, "CYCLES");
+    }
+
+    /// The sample's commented config profile, uncommented, is a valid
+    /// renderer (README shows the same one).
+    #[test]
+    fn the_samples_config_profile_example_is_valid() {
+        let sample = include_str!("../../../examples/node.toml");
+        let (_, rest) = sample
+            .split_once("# --- config profile example ---\n")
+            .expect("marker");
+        let (block, _) = rest.split_once("# --- end").expect("end marker");
+        let text: String = block
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+            .collect();
+        let mut f: FileConfig = toml::from_str(&text).expect("parses");
+        f.folder = Some("/f".into());
+        let c = Config::merge(
+            f,
+            Overrides {
+                projects: Some("/p".into()),
+                output: Some("/o".into()),
+                ..Default::default()
+            },
+        )
+        .expect("valid");
+        let p = c.profiles.get("karma-xpu").expect("the example renderer");
+        assert_eq!(c.program_for(p), PathBuf::from("/opt/hfs20.5/bin/husk"));
+        let readme = include_str!("../../../README.md");
+        assert!(
+            readme.contains(text.trim()),
+            "README shows the same example"
+        );
+    }
+
+    /// The sample's commented `[[slots]]` tables, uncommented, give two GPU
+    /// slots; its commented `[preview]`/`[verify]` keys are real keys.
+    #[test]
+    fn the_samples_commented_slots_and_frame_checks_are_valid() {
+        let sample = include_str!("../../../examples/node.toml");
+        let uncomment = |from: &str| -> String {
+            let (_, rest) = sample.split_once(from).expect("section in the sample");
+            rest.lines()
+                .take_while(|l| l.starts_with("# ") && !l.starts_with("# ["))
+                .filter_map(|l| l.strip_prefix("# "))
+                .filter(|l| l.contains(" = "))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        let slots: String = sample
+            .lines()
+            .skip_while(|l| *l != "# [[slots]]")
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        let text = format!(
+            "folder = \"/f\"\n{slots}[preview]\n{}[verify]\n{}",
+            uncomment("every_frames = 0\n"),
+            uncomment("[verify]\n"),
+        );
+        let f: FileConfig = toml::from_str(&text).expect("parses");
+        let o = Overrides {
+            projects: Some("/p".into()),
+            output: Some("/o".into()),
+            ..Default::default()
+        };
+        let c = Config::merge(f, o).expect("valid");
+        assert_eq!(c.slots.len(), 2);
+        assert!(c.video.is_some() && c.verify.is_some());
     }
 
     #[test]
