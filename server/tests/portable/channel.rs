@@ -96,14 +96,30 @@ fn hostile_lines(rig: &Rig) -> Vec<(Vec<u8>, String)> {
         .expect("symlink");
         more(b"rend:-s 1 scenes/link.ma", "is outside");
     }
-    // Windows spellings of a way out: drive-absolute, backslashes, UNC.
-    #[cfg(windows)]
-    {
-        let _ = rig;
-        more(b"rend:-s 1 C:/Windows/outside.ma", "is outside");
-        more(b"rend:-s 1 ..\\outside.ma", "is outside");
-        more(b"rend:-s 1 \\\\server\\share\\x.ma", "is outside");
-        more(b"rend:-rd C:/Windows scenes/shot01.ma", "-rd:");
+    #[cfg(not(unix))]
+    let _ = rig;
+    // Windows spellings of a way out, refused on every OS (a line may be
+    // typed on a Windows box and run on a Linux one, and the other way):
+    // drive-absolute and drive-relative, backslashes with `..`, UNC in both
+    // slashes, the `\\?\` device namespace, a reserved device name.
+    for given in [
+        "C:/Windows/outside.ma",
+        "C:\\Windows\\outside.ma",
+        "c:outside.ma",
+        "..\\outside.ma",
+        "scenes\\..\\..\\outside.ma",
+        "\\\\server\\share\\x.ma",
+        "//server/share/x.ma",
+        "\\\\?\\C:\\x.ma",
+        "scenes\\NUL.ma",
+    ] {
+        more(format!("rend:-s 1 {given}").as_bytes(), "is outside");
+    }
+    for given in ["C:/Windows", "..\\..\\x", "\\\\server\\share\\out"] {
+        more(
+            format!("rend:-rd {given} scenes/shot01.ma").as_bytes(),
+            "-rd:",
+        );
     }
     out
 }
@@ -144,14 +160,29 @@ fn every_denied_flag_and_escape_is_rejected_and_never_reaches_render() {
             i + 1
         );
     }
-    // A good line still runs afterwards: the node never stopped.
-    rig.append(b"rend:-r sw -s 1 -e 1 scenes/shot01.ma\n");
+    // A good line still runs afterwards: the node never stopped. Its scene
+    // and output folder are typed the Windows way, which names the same
+    // files on every OS.
+    rig.append(b"rend:-r sw -s 1 -e 1 -rd shots\\a scenes\\shot01.ma\n");
     rig.wait_events("finished", 1);
     let calls = rig.render_calls();
     assert_eq!(
         calls.len(),
         1,
         "only the valid line reached Render: {calls:?}"
+    );
+    let scene = std::path::Path::new(calls[0].last().expect("a scene"));
+    assert_eq!(
+        std::fs::canonicalize(scene).expect("the scene Render got exists"),
+        std::fs::canonicalize(rig.projects.join("scenes").join("shot01.ma")).expect("shot01.ma"),
+        "{calls:?}"
+    );
+    let rd = calls[0].iter().position(|a| a == "-rd").expect("-rd");
+    let out_dir = std::fs::canonicalize(&calls[0][rd + 1]).expect("-rd exists");
+    assert_eq!(
+        out_dir,
+        std::fs::canonicalize(rig.output.join("shots").join("a")).expect("shots/a"),
+        "{calls:?}"
     );
     for (flag, _) in denied_flags(RendererKind::Maya) {
         assert!(
