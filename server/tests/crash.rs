@@ -2,6 +2,9 @@
 //! frame with no renderer left behind; SIGTERM interrupts cleanly; finished
 //! jobs never run again.
 
+// Linux (Unix): SIGTERM stops; server/tests/portable runs on Windows too.
+#![cfg(unix)]
+
 mod common;
 
 use std::time::Duration;

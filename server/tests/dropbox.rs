@@ -3,6 +3,9 @@
 //! expiry and cursor resets. Measurements are printed (run with
 //! `--nocapture` to see them).
 
+// Linux (Unix): SIGTERM stops and Unix permissions; server/tests/portable runs on Windows too.
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::BTreeMap;

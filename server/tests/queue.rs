@@ -1,6 +1,9 @@
 //! Controlling the queue from a phone: each command end to end through the
 //! real binaries.
 
+// Linux (Unix): /proc process states; server/tests/portable runs on Windows too.
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};

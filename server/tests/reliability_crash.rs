@@ -12,6 +12,9 @@
 //! `DROPRENDER_SEED=n` picks another schedule. Figures go to stderr and
 //! `target/reliability/crash.txt`.
 
+// Linux (Unix): SIGTERM stops; server/tests/portable runs on Windows too.
+#![cfg(unix)]
+
 mod common;
 #[path = "common/reliability.rs"]
 mod reliability;

@@ -10,6 +10,9 @@
 //! the full disk a small tmpfs. `DROPRENDER_LONG=1` repeats each fault
 //! more times. Figures go to stderr and `target/reliability/faults-*.txt`.
 
+// Linux (Unix): mounts, permissions and /proc; server/tests/portable runs on Windows too.
+#![cfg(unix)]
+
 mod common;
 #[path = "common/faults.rs"]
 mod faults;

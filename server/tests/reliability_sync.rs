@@ -11,6 +11,9 @@
 //! DROPRENDER_REQUIRE_TOOLS=1). `DROPRENDER_LONG=1` runs more rounds.
 //! Figures go to stderr and `target/reliability/sync.txt`.
 
+// Linux (Unix): the Syncthing rig and SIGTERM stops; server/tests/portable runs on Windows too.
+#![cfg(unix)]
+
 mod common;
 #[path = "common/reliability.rs"]
 mod reliability;

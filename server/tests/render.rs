@@ -1,5 +1,8 @@
 //! A render end to end through the real binaries, progress, failures, status files.
 
+// Linux (Unix): a SIGTERM stop; server/tests/portable runs on Windows too.
+#![cfg(unix)]
+
 mod common;
 
 use common::Rig;

@@ -4,6 +4,9 @@
 //! whole install/uninstall runs against a stand-in `systemctl` that
 //! records its arguments (no systemd is needed, nothing outside a scratch
 //! home is touched).
+
+// Linux (Unix): systemd and launchd units, shell scripts; server/tests/portable runs on Windows too.
+#![cfg(unix)]
 #![cfg(target_os = "linux")]
 
 use std::os::unix::fs::PermissionsExt as _;

@@ -6,6 +6,9 @@
 //! ports are fixed). Without Slurm or munge installed they skip loudly, or
 //! fail with DROPRENDER_REQUIRE_TOOLS=1.
 
+// Linux (Unix): the Slurm rig; server/tests/portable runs on Windows too.
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::BTreeMap;

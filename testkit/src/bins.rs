@@ -34,7 +34,7 @@ pub fn profile_dir() -> &'static Path {
 pub fn node() -> &'static Path {
     static NODE: OnceLock<PathBuf> = OnceLock::new();
     NODE.get_or_init(|| {
-        let p = profile_dir().join("droprender-node");
+        let p = profile_dir().join(exe("droprender-node"));
         assert!(
             p.is_file(),
             "no droprender-node at {}: the kit's node runs only in droprender-node's own tests and benches, which cargo builds it for",
@@ -44,12 +44,30 @@ pub fn node() -> &'static Path {
     })
 }
 
+/// `name` with this OS's executable suffix (`.exe` on Windows).
+pub fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
 /// The `droprender` client binary. Cargo only builds binaries of the
 /// package under test, so it is built once per test process (a no-op when
 /// it is current) rather than a stale one trusted.
+///
+/// Not on Windows: there the tests run cross-built under Wine (`.ci/cross`),
+/// where this process cannot run the host's cargo with the cross build's
+/// flags, so the script builds the client first and this only checks it is
+/// there.
 pub fn client() -> PathBuf {
     static BUILT: Once = Once::new();
-    let p = profile_dir().join("droprender");
+    let p = profile_dir().join(exe("droprender"));
+    if cfg!(windows) {
+        assert!(
+            p.is_file(),
+            "no droprender client at {}: build it first (cargo build -p droprender-client --bin droprender, with the same --target)",
+            p.display()
+        );
+        return p;
+    }
     BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)

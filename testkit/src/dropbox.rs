@@ -4,7 +4,9 @@
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
+#[cfg(unix)]
+use std::process::ExitStatus;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use dropbox_emulator::Config;
@@ -121,7 +123,8 @@ impl DbxRig {
         self.node.stderr()
     }
 
-    /// SIGTERM, then wait for the exit status.
+    /// SIGTERM, then wait for the exit status (Unix only).
+    #[cfg(unix)]
     pub fn stop(&mut self) -> ExitStatus {
         self.node.stop(Duration::from_secs(60), "node did not stop")
     }

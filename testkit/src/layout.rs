@@ -2,7 +2,8 @@
 //! a synced folder, a projects root outside it with settled Maya scenes, an
 //! output root, a state dir, the node's config file, and `bin/Render`, a
 //! link to the node binary (which then acts as the Maya `Render`
-//! simulator); plus the `droprender-node run` command line on it.
+//! simulator; on Windows `bin\Render.exe`, a hard link or a copy:
+//! symbolic links need a privilege there); plus the `droprender-node run` command line on it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::bins;
-use crate::procfs::now_ns;
+use crate::clock::now_ns;
 
 /// What the test scenes hold.
 pub const MAYA_SCENE: &[u8] = b"//Maya ASCII 2025 scene\n";
@@ -95,7 +96,7 @@ impl Layout {
             output: root.join("renders"),
             state: root.join("state"),
             bin: root.join("bin"),
-            render: root.join("bin").join("Render"),
+            render: root.join("bin").join(bins::exe("Render")),
             config: root.join("node.toml"),
             argv_log: root.join("argv.log"),
             pid_file: root.join("render.pid"),
@@ -113,7 +114,7 @@ impl Layout {
                 std::fs::write(&path, MAYA_SCENE).expect("scene");
             }
         }
-        std::os::unix::fs::symlink(bins::node(), &l.render).expect("symlink Render");
+        link_render(&l.render);
         std::fs::write(&l.config, spec.config).expect("config");
         l
     }
@@ -159,8 +160,8 @@ impl Layout {
     }
 
     /// Appends raw bytes to commands.txt in one write(2) with O_APPEND, as
-    /// our client or a sync engine would; returns CLOCK_MONOTONIC taken
-    /// just before the write.
+    /// our client or a sync engine would; returns [`now_ns`] taken just
+    /// before the write.
     pub fn append(&self, bytes: &[u8]) -> u64 {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -173,7 +174,7 @@ impl Layout {
     }
 
     /// Replaces a file in the folder the way sync clients do: temp file,
-    /// then rename; returns CLOCK_MONOTONIC taken just before the rename.
+    /// then rename; returns [`now_ns`] taken just before the rename.
     pub fn replace(&self, name: &str, bytes: &[u8]) -> u64 {
         let tmp = self.folder.join(format!(".syncthing.{name}.tmp"));
         std::fs::write(&tmp, bytes).expect("write tmp");
@@ -228,6 +229,23 @@ impl Layout {
         }
         out.sort();
         out
+    }
+}
+
+/// `bin/Render`: a link to the node binary, which then acts as the Render
+/// simulator.
+#[cfg(unix)]
+fn link_render(render: &Path) {
+    std::os::unix::fs::symlink(bins::node(), render).expect("symlink Render");
+}
+
+/// `bin\Render.exe`: a hard link to the node binary where the file system
+/// allows one, else a copy (a symbolic link needs a privilege on Windows;
+/// either behaves the same, and the debug binary is over 100 MB).
+#[cfg(not(unix))]
+fn link_render(render: &Path) {
+    if std::fs::hard_link(bins::node(), render).is_err() {
+        std::fs::copy(bins::node(), render).expect("copy the node to Render.exe");
     }
 }
 

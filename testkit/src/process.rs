@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use crate::procfs::now_ns;
+use crate::clock::now_ns;
 use crate::wait;
 
 /// A process with its stderr in a file.
 pub struct Proc {
     child: Option<Child>,
     pub pid: u32,
-    /// CLOCK_MONOTONIC just before the spawn.
+    /// [`now_ns`] just before the spawn.
     pub started_ns: u64,
     stderr: PathBuf,
     pub what: &'static str,
@@ -48,7 +48,7 @@ impl Proc {
         matches!(self.try_wait(), Ok(None))
     }
 
-    /// SIGKILL, then reap: a crash.
+    /// SIGKILL (Windows: TerminateProcess), then reap: a crash.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().expect("kill");
@@ -57,7 +57,9 @@ impl Proc {
     }
 
     /// SIGTERM, then waits up to `timeout` for the exit status; `None` if
-    /// it is still running then.
+    /// it is still running then. Unix only: Windows has no SIGTERM (and
+    /// Wine cannot deliver the console events that stand in for it).
+    #[cfg(unix)]
     pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let c = self.child.as_mut()?;
         let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap_or(0));
@@ -73,11 +75,13 @@ impl Proc {
         status
     }
 
-    /// SIGTERM, then wait (SIGKILL after 30 s).
+    /// SIGTERM, then wait (SIGKILL after 30 s). Windows: kills at once.
     pub fn stop(mut self) {
-        if self.terminate(Duration::from_secs(30)).is_none() {
-            self.kill();
+        #[cfg(unix)]
+        if self.terminate(Duration::from_secs(30)).is_some() {
+            return;
         }
+        self.kill();
     }
 
     pub fn stderr_text(&self) -> String {
@@ -202,12 +206,13 @@ impl NodeRuns {
         self.current.as_ref().expect("running").pid
     }
 
-    /// SIGKILL: a crash.
+    /// SIGKILL (Windows: TerminateProcess): a crash.
     pub fn kill9(&mut self) {
         self.current.take().expect("running").kill();
     }
 
     /// SIGTERM, then the exit status; panics with `msg` after `timeout`.
+    #[cfg(unix)]
     pub fn stop(&mut self, timeout: Duration, msg: &str) -> ExitStatus {
         let mut p = self.current.take().expect("running");
         p.terminate(timeout).unwrap_or_else(|| panic!("{msg}"))

@@ -1,17 +1,12 @@
 //! What /proc and the kernel's clocks say about processes: liveness, the
 //! processes a rig started (found by their environment), memory, and CPU
-//! and wake-ups over a window.
+//! and wake-ups over a window. Unix only (the module is `cfg(unix)`);
+//! [`crate::procs`] has what every OS offers.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// CLOCK_MONOTONIC in nanoseconds: the clock the Render simulator stamps
-/// its start with (`RENDER_SIM_START_STAMP`).
-pub fn now_ns() -> u64 {
-    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .expect("CLOCK_MONOTONIC is readable");
-    u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec()).unwrap_or(0)
-}
+pub use crate::clock::now_ns;
 
 /// The state letter of `/proc/<pid>/stat` (`R`, `S`, `T`, `Z`, …).
 pub fn state(pid: i32) -> Option<char> {

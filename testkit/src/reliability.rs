@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use droprender_shared::logline::LogLine;
 
-use crate::procfs;
-pub use crate::procfs::alive;
+use crate::procs;
+pub use crate::procs::alive;
 
 /// `DROPRENDER_LONG=1` selects the long runs (more kills, commands, cases).
 pub fn long() -> bool {
@@ -216,7 +216,7 @@ pub fn read_ledger(state: &Path) -> LedgerView {
 /// a node (`DROPRENDER_JOB=`) whose environment names this rig's argv log.
 pub fn renderers(argv_log: &Path) -> Vec<i32> {
     let mine = format!("RENDER_SIM_ARGV_LOG={}", argv_log.display());
-    procfs::live_with_env(|env| {
+    procs::live_with_env(|env| {
         env.iter().any(|kv| kv.starts_with(b"DROPRENDER_JOB=")) && env.contains(&mine.as_bytes())
     })
 }

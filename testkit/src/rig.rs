@@ -4,7 +4,9 @@
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+#[cfg(unix)]
+use std::process::ExitStatus;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use droprender_shared::status::StatusDoc;
@@ -102,12 +104,13 @@ impl Rig {
         self.node.stderr()
     }
 
-    /// SIGKILL: a crash.
+    /// SIGKILL (Windows: TerminateProcess): a crash.
     pub fn kill9(&mut self) {
         self.node.kill9();
     }
 
-    /// SIGTERM, then wait for the exit status.
+    /// SIGTERM, then wait for the exit status (Unix only).
+    #[cfg(unix)]
     pub fn stop(&mut self) -> ExitStatus {
         self.node
             .stop(Duration::from_secs(30), "node did not stop on SIGTERM")

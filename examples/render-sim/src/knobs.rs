@@ -70,6 +70,8 @@ pub(crate) struct Knobs {
     pub lines_per_frame: Option<u64>,
     /// `RENDER_SIM_ENV_LOG`: where each run records the devices it was given.
     pub env_log: Option<PathBuf>,
+    /// `RENDER_SIM_CHILD_PID_FILE`: start a sleeping child and write its pid here.
+    pub child_pid_file: Option<PathBuf>,
     /// `RENDER_SIM_BLACK_AT_FRAME=k`: frame k is written all black.
     pub black_at: Option<f64>,
     /// `RENDER_SIM_BLACK_ONCE_FILE`: with it, only the first such frame is
@@ -97,6 +99,7 @@ impl Knobs {
             hook_log: path("RENDER_SIM_HOOK_LOG"),
             lines_per_frame: env_number("RENDER_SIM_LINES_PER_FRAME"),
             env_log: path("RENDER_SIM_ENV_LOG"),
+            child_pid_file: path("RENDER_SIM_CHILD_PID_FILE"),
             black_at: env_number("RENDER_SIM_BLACK_AT_FRAME"),
             black_once: path("RENDER_SIM_BLACK_ONCE_FILE"),
         }
@@ -187,6 +190,47 @@ pub(crate) enum Fate {
     Fail,
     Crash,
     Hang,
+}
+
+/// Set in the environment of the child `RENDER_SIM_CHILD_PID_FILE` starts:
+/// the process only sleeps. Not a knob.
+pub(crate) const SLEEPER_VAR: &str = "RENDER_SIM_SLEEPING_CHILD";
+
+/// How long that child sleeps when nobody kills it: long past any render
+/// in a test, yet bounded, so a failed test leaves nothing running for good.
+const SLEEPER_SECS: u64 = 600;
+
+/// The child of `RENDER_SIM_CHILD_PID_FILE`: sleeps, then exits 0.
+pub(crate) fn sleep_if_child() {
+    if std::env::var_os(SLEEPER_VAR).is_some() {
+        std::thread::sleep(std::time::Duration::from_secs(SLEEPER_SECS));
+        std::process::exit(0);
+    }
+}
+
+/// `RENDER_SIM_CHILD_PID_FILE`: starts a child of this very program (its
+/// argv\[0\], so a link named `Render` stays `Render`), which sleeps, and
+/// writes the child's pid to `pid_file`. The child inherits the environment
+/// and stdout and stderr (a renderer's helpers do, and on Windows every child
+/// inherits its parent's pipes anyway), so it keeps them open after the
+/// simulator exits; it is not waited for: it is a helper the renderer leaves
+/// to whoever supervises it.
+pub(crate) fn spawn_sleeping_child(pid_file: &Path) -> io::Result<u32> {
+    let argv0 = std::env::args_os().next().map(PathBuf::from);
+    let program = match argv0 {
+        // A path names the link itself. A bare name was found on PATH, where
+        // Unix finds it again; Windows searches elsewhere first, but there
+        // the program is a copy, not a link, so its own path will do.
+        Some(p) if p.components().count() > 1 || cfg!(unix) => p,
+        _ => std::env::current_exe()?,
+    };
+    let child = std::process::Command::new(program)
+        .env(SLEEPER_VAR, "1")
+        .stdin(std::process::Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    fs::write(pid_file, format!("{pid}\n"))?;
+    Ok(pid)
 }
 
 pub(crate) fn append_line(path: &Path, line: &str) -> io::Result<()> {

@@ -118,6 +118,7 @@
 //! | `RENDER_SIM_HOOK_LOG=file` | append `HOOK-EXECUTED <flag> <value>` for each code-running flag run (every program) |
 //! | `RENDER_SIM_LINES_PER_FRAME=n` | print `n` progress lines per frame back to back, without the step pause (every program) |
 //! | `RENDER_SIM_PID_FILE=file` | write the simulator's pid at start |
+//! | `RENDER_SIM_CHILD_PID_FILE=file` | at start: start a child process of the simulator itself (same program, same environment, same stdout and stderr, which it keeps open) that only sleeps (10 minutes unless killed), and write its pid to the file: a renderer with a helper of its own, for tests that a stop takes the whole tree and that a helper holding the pipes does not hold up the job |
 //! | `RENDER_SIM_START_STAMP=file` | very first thing: append one line `<start> <main>`, `CLOCK_MONOTONIC` nanoseconds: when this process was created (its CPU and run-queue time, from `/proc/self/schedstat`, subtracted: the loader's work on the simulator is not the caller's latency) and when `run` began (benchmarks time command → renderer start with it) |
 //!
 //! SIGTERM and SIGINT keep their default action: the process dies.
@@ -134,7 +135,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 
-use knobs::{Knobs, append_line, stamp_start};
+use knobs::{Knobs, append_line, sleep_if_child, spawn_sleeping_child, stamp_start};
 
 /// Exit code for a command line Maya cannot parse.
 pub const EXIT_USAGE: i32 = 206;
@@ -152,6 +153,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
 /// The first things every program does: the start stamp (before anything
 /// else, so it is as close to exec as we can get), the knobs, the pid file.
 fn start() -> Knobs {
+    // The sleeping child of `RENDER_SIM_CHILD_PID_FILE` does nothing else.
+    sleep_if_child();
     if let Some(stamp) = std::env::var_os("RENDER_SIM_START_STAMP").filter(|v| !v.is_empty()) {
         stamp_start(Path::new(&stamp));
     }
@@ -161,6 +164,14 @@ fn start() -> Knobs {
         if let Err(e) = written {
             eprintln!("render-sim: cannot write {}: {e}", pid_file.display());
         }
+    }
+    if let Some(child_pid_file) = &knobs.child_pid_file
+        && let Err(e) = spawn_sleeping_child(child_pid_file)
+    {
+        eprintln!(
+            "render-sim: cannot start the child for {}: {e}",
+            child_pid_file.display()
+        );
     }
     knobs
 }

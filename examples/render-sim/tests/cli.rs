@@ -459,3 +459,49 @@ fn hang_keeps_lines_flushed_through_a_pipe_until_killed() {
     child.wait().expect("wait");
     assert_eq!(listing(&s.images()), ["shot.0001.png"]);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn child_pid_file_starts_a_sleeping_child_that_outlives_the_render() {
+    let s = Scene::new();
+    let child_file = s.path("child.pid");
+    let argv_log = s.path("argv.log");
+    // Not piped: the child keeps the simulator's stdout and stderr open.
+    let status = s
+        .cmd(&["-s", "1", "-e", "1", "shot.ma"])
+        .env("RENDER_SIM_CHILD_PID_FILE", &child_file)
+        .env("RENDER_SIM_ARGV_LOG", &argv_log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run render-sim");
+    assert!(status.success());
+    assert_eq!(listing(&s.images()), ["shot.0001.png"]);
+    let pid: u32 = fs::read_to_string(&child_file)
+        .expect("child pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    // The simulator exited; the child it started sleeps on.
+    std::thread::sleep(Duration::from_millis(300));
+    let environ = fs::read(format!("/proc/{pid}/environ")).expect("the child is alive");
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|kv| kv.starts_with(b"RENDER_SIM_CHILD_PID_FILE=")),
+        "it inherits the environment"
+    );
+    // Only the parent rendered: the child logged no argv of its own.
+    assert_eq!(
+        fs::read_to_string(&argv_log)
+            .expect("argv log")
+            .lines()
+            .count(),
+        1
+    );
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+}

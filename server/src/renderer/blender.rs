@@ -232,7 +232,11 @@ mod tests {
                 "-E",
                 "CYCLES",
                 "-o",
-                "/o/job/shot_####",
+                // Joined the way this OS joins paths (`\` on Windows).
+                &*std::path::Path::new("/o/job")
+                    .join("shot_####")
+                    .display()
+                    .to_string(),
                 "-F",
                 "PNG",
                 "-t",
@@ -242,7 +246,10 @@ mod tests {
                 "-e",
                 "4",
                 "--python",
-                "/s/blender_setup.py",
+                &*std::path::Path::new("/s")
+                    .join("blender_setup.py")
+                    .display()
+                    .to_string(),
                 "-a",
                 "--",
                 "--res",

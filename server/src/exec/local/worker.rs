@@ -107,6 +107,8 @@ async fn run_inner(
         let mut last_output = Instant::now();
         let mut suspended_at: Option<Instant> = None;
         let mut log_due = Instant::now() + LOG_EVERY;
+        // Set once the renderer itself has exited (and its tree was killed).
+        let mut leader_gone = false;
         while out_open || err_open {
             let stall_at = match (job.stall, suspended_at) {
                 (Some(s), None) => last_output + s,
@@ -119,6 +121,17 @@ async fn run_inner(
             let read = tokio::select! {
                 n = out.read(&mut out_buf), if out_open => Some((Stream::Out, n)),
                 n = err.read(&mut err_buf), if err_open => Some((Stream::Err, n)),
+                // The renderer exited while a helper it started still holds
+                // its stdout or stderr (on Windows every child inherits them):
+                // waiting reaps it and kills what is left of its tree, so the
+                // pipes reach their end once what is in them has been read.
+                r = child.wait(), if !leader_gone => {
+                    leader_gone = true;
+                    if let Err(e) = r {
+                        tracing::warn!("job {}: waiting for the renderer failed: {e}", job.id);
+                    }
+                    None
+                }
                 _ = tokio::time::sleep_until(log_due) => {
                     log.write(&mut output, true).await;
                     log_due = Instant::now() + LOG_EVERY;

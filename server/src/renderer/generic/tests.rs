@@ -22,6 +22,12 @@ fn config(projects: &Path) -> Config {
     .expect("config")
 }
 
+/// A file in the job folder, joined the way this OS joins paths
+/// (`/o/job\shot.exr` on Windows, which renderers there read the same).
+fn out(name: &str) -> String {
+    Path::new("/o/job").join(name).display().to_string()
+}
+
 fn argv(line: &str, scene: &Path, done: &[i64]) -> Vec<Vec<String>> {
     let projects = scene.parent().expect("dir");
     let Ok(Some((_, cmd))) = parse_str(line) else {
@@ -65,7 +71,7 @@ fn husk_resumes_per_run_with_frame_count() {
                 "-c",
                 "/cams/main",
                 "-o",
-                "/o/job/shot.$F4.exr",
+                &*out("shot.$F4.exr"),
                 "-f",
                 "3",
                 "-n",
@@ -79,7 +85,7 @@ fn husk_resumes_per_run_with_frame_count() {
                 "-c",
                 "/cams/main",
                 "-o",
-                "/o/job/shot.$F4.exr",
+                &*out("shot.$F4.exr"),
                 "-f",
                 "6",
                 "-n",
@@ -102,7 +108,7 @@ fn max_uses_colon_switches_and_its_own_output_name() {
         [
             "-rfw:0",
             "-camera:Cam 1",
-            "-outputName:/o/job/shot01_.exr",
+            &*format!("-outputName:{}", out("shot01_.exr")),
             "-start:1",
             "-end:1",
             "/p/shot01.max"
@@ -119,7 +125,7 @@ fn max_uses_colon_switches_and_its_own_output_name() {
         got,
         [vec![
             "-rfw:0",
-            "-outputName:/o/job/beauty.exr",
+            &*format!("-outputName:{}", out("beauty.exr")),
             "-frames:1,3,6-7",
             "/p/shot.max"
         ]]
@@ -143,7 +149,7 @@ fn c4d_puts_the_scene_after_render_and_resumes_by_span() {
                 "-take",
                 "Main",
                 "-oimage",
-                "/o/job/shot_",
+                &*out("shot_"),
                 "-frame",
                 "1",
                 "1"
@@ -155,7 +161,7 @@ fn c4d_puts_the_scene_after_render_and_resumes_by_span() {
                 "-take",
                 "Main",
                 "-oimage",
-                "/o/job/shot_",
+                &*out("shot_"),
                 "-frame",
                 "3",
                 "6"
@@ -190,7 +196,7 @@ fn kick_renders_each_missing_frames_own_scene() {
                 "-t".into(),
                 "2".into(),
                 "-o".into(),
-                "/o/job/shot.0001.exr".into()
+                out("shot.0001.exr")
             ],
             vec![
                 "-dw".to_string(),
@@ -201,7 +207,7 @@ fn kick_renders_each_missing_frames_own_scene() {
                 "-t".into(),
                 "2".into(),
                 "-o".into(),
-                "/o/job/shot.0003.exr".into()
+                out("shot.0003.exr")
             ]
         ],
         "frame 4 has no scene file: it is not rendered (the job then misses it)"
@@ -224,7 +230,7 @@ fn vray_resumes_with_a_frame_list_or_skips_existing() {
             "-progressUseColor=0",
             "-sceneFile=/p/shot.vrscene",
             "-camera=cam1",
-            "-imgFile=/o/job/shot.exr",
+            &*format!("-imgFile={}", out("shot.exr")),
             "-frames=1;4-5"
         ]]
     );
