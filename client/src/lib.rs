@@ -19,32 +19,6 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 use cli::Cli;
 use failure::Failure;
 
-/// Writes `droprender.1` and one page per visible subcommand, nested
-/// (`droprender-rend.1`), into `dir`: the packages' man pages, generated from
-/// the command line itself. Every page is footed with the program's name
-/// and version (clap_mangen's `generate_to` would put the subcommand's).
-pub fn write_manpages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
-    fn write(cmd: clap::Command, dir: &std::path::Path, source: &str) -> std::io::Result<()> {
-        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
-            write(sub, dir, source)?;
-        }
-        clap_mangen::Man::new(cmd)
-            .source(source)
-            .manual("droprender")
-            .generate_to(dir)
-            .map(drop)
-    }
-    std::fs::create_dir_all(dir)?;
-    let mut cmd = cmd.disable_help_subcommand(true);
-    cmd.build();
-    let source = format!(
-        "{} {}",
-        cmd.get_name(),
-        cmd.get_version().unwrap_or_default()
-    );
-    write(cmd, dir, &source)
-}
-
 pub fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     if let Some(("completions", sub)) = matches.subcommand()
@@ -61,7 +35,7 @@ pub fn main() -> ExitCode {
     if let Some(("manpages", sub)) = matches.subcommand()
         && let Some(dir) = sub.get_one::<std::path::PathBuf>("dir")
     {
-        return match write_manpages(Cli::command(), dir) {
+        return match droprender_manpages::write(Cli::command(), dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("droprender: writing man pages to {}: {e}", dir.display());
@@ -112,7 +86,7 @@ mod tests {
     fn man_pages_cover_every_visible_subcommand_and_no_hidden_one() {
         Cli::command().debug_assert();
         let dir = tempfile::tempdir().unwrap();
-        write_manpages(Cli::command(), dir.path()).unwrap();
+        droprender_manpages::write(Cli::command(), dir.path()).unwrap();
         let pages: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

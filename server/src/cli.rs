@@ -185,32 +185,6 @@ pub fn run_node(args: &RunArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Writes `droprender-node.1` and one page per visible subcommand, nested
-/// (`droprender-node-service-install.1`), into `dir`: the packages' man pages, generated from
-/// the command line itself. Every page is footed with the program's name
-/// and version (clap_mangen's `generate_to` would put the subcommand's).
-pub fn write_manpages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
-    fn write(cmd: clap::Command, dir: &std::path::Path, source: &str) -> std::io::Result<()> {
-        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
-            write(sub, dir, source)?;
-        }
-        clap_mangen::Man::new(cmd)
-            .source(source)
-            .manual("droprender")
-            .generate_to(dir)
-            .map(drop)
-    }
-    std::fs::create_dir_all(dir)?;
-    let mut cmd = cmd.disable_help_subcommand(true);
-    cmd.build();
-    let source = format!(
-        "{} {}",
-        cmd.get_name(),
-        cmd.get_version().unwrap_or_default()
-    );
-    write(cmd, dir, &source)
-}
-
 pub fn main() -> ExitCode {
     if let Some(code) = crate::sim::as_simulator() {
         return code;
@@ -229,7 +203,7 @@ pub fn main() -> ExitCode {
         }
         Cmd::Manpages { dir } => {
             use clap::CommandFactory as _;
-            write_manpages(Cli::command(), dir)
+            droprender_manpages::write(Cli::command(), dir)
                 .map_err(|e| anyhow::anyhow!("writing man pages to {}: {e}", dir.display()))
         }
         Cmd::Run(a) => run_node(a),
@@ -266,7 +240,7 @@ mod tests {
     fn man_pages_cover_every_visible_subcommand_and_no_hidden_one() {
         Cli::command().debug_assert();
         let dir = tempfile::tempdir().unwrap();
-        write_manpages(Cli::command(), dir.path()).unwrap();
+        droprender_manpages::write(Cli::command(), dir.path()).unwrap();
         let mut pages: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
