@@ -56,6 +56,15 @@ SDK_HOSTS = {
 }
 
 
+def api_error(call, missing="no ApiError"):
+    """The ApiError `call()` raises; the check fails when it raises none."""
+    try:
+        call()
+    except ApiError as e:
+        return e
+    raise AssertionError(missing)
+
+
 class EmulatorSession(requests.Session):
     """A requests session (the SDK's `session=` parameter) that sends the
     SDK's `https://<dropbox host>/...` requests to the emulator over plain
@@ -368,28 +377,20 @@ class Checker:
 
     def list_folder_not_found(self):
         dbx, sess = self.client()
-        try:
-            dbx.files_list_folder("/sdk/no-such-folder")
-        except ApiError as e:
-            assert e.error.is_path() and e.error.get_path().is_not_found(), e.error
-            assert e.request_id, "no X-Dropbox-Request-Id"
-            self.strict_error(sess, files.list_folder, "path/not_found")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_list_folder("/sdk/no-such-folder"))
+        assert e.error.is_path() and e.error.get_path().is_not_found(), e.error
+        assert e.request_id, "no X-Dropbox-Request-Id"
+        self.strict_error(sess, files.list_folder, "path/not_found")
 
     def list_folder_shared_link(self):
         # Shared links are a spec field; the emulator has none, so any link
         # is not found (a route error, not a 400).
         dbx, sess = self.client()
         link = files.SharedLink(url="https://www.dropbox.com/sh/abc/def", password=None)
-        try:
-            dbx.files_list_folder("", shared_link=link)
-        except ApiError as e:
-            assert e.error.is_path() and e.error.get_path().is_not_found(), e.error
-            self.strict_error(sess, files.list_folder, "path/not_found")
-            assert sess.arg("/2/files/list_folder")["shared_link"]["url"].endswith("/def")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_list_folder("", shared_link=link))
+        assert e.error.is_path() and e.error.get_path().is_not_found(), e.error
+        self.strict_error(sess, files.list_folder, "path/not_found")
+        assert sess.arg("/2/files/list_folder")["shared_link"]["url"].endswith("/def")
 
     def list_folder_continue_changes(self):
         self.put("/sdk/cont/one.txt", b"1")
@@ -410,13 +411,9 @@ class Checker:
         dbx, sess = self.client()
         cursor = dbx.files_list_folder("/sdk/reset").cursor
         self.control("POST", "reset_cursors")
-        try:
-            dbx.files_list_folder_continue(cursor)
-        except ApiError as e:
-            assert e.error.is_reset(), e.error
-            self.strict_error(sess, files.list_folder_continue, "reset")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_list_folder_continue(cursor))
+        assert e.error.is_reset(), e.error
+        self.strict_error(sess, files.list_folder_continue, "reset")
 
     def get_latest_cursor(self):
         self.put("/sdk/latest/old.txt", b"old")
@@ -475,13 +472,9 @@ class Checker:
         cursor = self._cursor("/sdk/lp-reset")
         self.control("POST", "reset_cursors")
         dbx, sess = self.client()
-        try:
-            dbx.files_list_folder_longpoll(cursor)
-        except ApiError as e:
-            assert e.error.is_reset(), e.error
-            self.strict_error(sess, files.list_folder_longpoll, "reset")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_list_folder_longpoll(cursor))
+        assert e.error.is_reset(), e.error
+        self.strict_error(sess, files.list_folder_longpoll, "reset")
 
     # ------------------------------------------------------- get_metadata
 
@@ -516,22 +509,14 @@ class Checker:
         m = dbx.files_get_metadata("/sdk/meta3/gone.txt", include_deleted=True)
         self.strict_result(sess, files.get_metadata)
         assert isinstance(m, files.DeletedMetadata), m
-        try:
-            dbx.files_get_metadata("/sdk/meta3/gone.txt")
-        except ApiError as e:
-            assert e.error.get_path().is_not_found(), e.error
-            return
-        raise AssertionError("no ApiError without include_deleted")
+        e = api_error(lambda: dbx.files_get_metadata("/sdk/meta3/gone.txt"), "no ApiError without include_deleted")
+        assert e.error.get_path().is_not_found(), e.error
 
     def get_metadata_not_found(self):
         dbx, sess = self.client()
-        try:
-            dbx.files_get_metadata("/sdk/nothing/here.txt")
-        except ApiError as e:
-            assert e.error.is_path() and e.error.get_path().is_not_found(), e.error
-            self.strict_error(sess, files.get_metadata, "path/not_found")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_get_metadata("/sdk/nothing/here.txt"))
+        assert e.error.is_path() and e.error.get_path().is_not_found(), e.error
+        self.strict_error(sess, files.get_metadata, "path/not_found")
 
     # ----------------------------------------------------------- download
 
@@ -588,13 +573,9 @@ class Checker:
 
     def download_not_found(self):
         dbx, sess = self.client()
-        try:
-            dbx.files_download("/sdk/dl/missing.txt")
-        except ApiError as e:
-            assert e.error.is_path() and e.error.get_path().is_not_found(), e.error
-            self.strict_error(sess, files.download, "path/not_found")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_download("/sdk/dl/missing.txt"))
+        assert e.error.is_path() and e.error.get_path().is_not_found(), e.error
+        self.strict_error(sess, files.download, "path/not_found")
 
     # ------------------------------------------------------------- upload
 
@@ -624,12 +605,8 @@ class Checker:
     def upload_add_conflict(self):
         self.put("/sdk/up2/a.txt", b"existing")
         dbx, sess = self.client()
-        try:
-            dbx.files_upload(b"new", "/sdk/up2/a.txt")
-        except ApiError as e:
-            self._conflict(sess, e)
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_upload(b"new", "/sdk/up2/a.txt"))
+        self._conflict(sess, e)
 
     def upload_add_autorename(self):
         self.put("/sdk/up3/doc.txt", b"existing")
@@ -664,18 +641,16 @@ class Checker:
         old = self.put("/sdk/up6/c.txt", b"a\n")
         self.put("/sdk/up6/c.txt", b"a\nphone\n")
         dbx, sess = self.client()
-        try:
-            dbx.files_upload(
+        e = api_error(
+            lambda: dbx.files_upload(
                 b"a\nnode\n",
                 "/sdk/up6/c.txt",
                 mode=files.WriteMode.update(old["rev"]),
                 strict_conflict=True,
                 mute=True,
-            )
-        except ApiError as e:
-            self._conflict(sess, e)
-            return
-        raise AssertionError("no ApiError")
+            ),
+        )
+        self._conflict(sess, e)
 
     def upload_update_autorename(self):
         old = self.put("/sdk/up7/c.txt", b"a\n")
@@ -697,17 +672,15 @@ class Checker:
         m = dbx.files_upload(b"same!", "/sdk/up8/same.txt", mode=files.WriteMode.update(old["rev"]))
         assert m.rev == current["rev"], m
         # … and a conflict with it.
-        try:
-            dbx.files_upload(
+        e = api_error(
+            lambda: dbx.files_upload(
                 b"same!",
                 "/sdk/up8/same.txt",
                 mode=files.WriteMode.update(old["rev"]),
                 strict_conflict=True,
-            )
-        except ApiError as e:
-            self._conflict(sess, e)
-            return
-        raise AssertionError("no ApiError")
+            ),
+        )
+        self._conflict(sess, e)
 
     def upload_mute_client_modified(self):
         when = datetime.datetime(2026, 8, 23, 10, 15, 0)
@@ -722,13 +695,9 @@ class Checker:
         good = content_hash(b"payload")
         m = dbx.files_upload(b"payload", "/sdk/up10/h.txt", content_hash=good)
         assert m.content_hash == good
-        try:
-            dbx.files_upload(b"payload", "/sdk/up10/bad.txt", content_hash=content_hash(b"other"))
-        except ApiError as e:
-            assert e.error.is_content_hash_mismatch(), e.error
-            self.strict_error(sess, files.upload, "content_hash_mismatch")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_upload(b"payload", "/sdk/up10/bad.txt", content_hash=content_hash(b"other")))
+        assert e.error.is_content_hash_mismatch(), e.error
+        self.strict_error(sess, files.upload, "content_hash_mismatch")
 
     def upload_without_hash(self):
         dbx, sess = self.client(auto_content_hash=False)
@@ -778,42 +747,34 @@ class Checker:
             self.strict_error(sess, files.upload_session_append_v2, "incorrect_offset")
         else:
             raise AssertionError("no ApiError on append")
-        try:
-            dbx.files_upload_session_finish(
+        e = api_error(
+            lambda: dbx.files_upload_session_finish(
                 b"", files.UploadSessionCursor(start.session_id, 9), files.CommitInfo("/sdk/sess2/x")
-            )
-        except ApiError as e:
-            assert e.error.is_lookup_failed(), e.error
-            assert e.error.get_lookup_failed().get_incorrect_offset().correct_offset == 5
-            self.strict_error(sess, files.upload_session_finish, "lookup_failed/incorrect_offset")
-            return
-        raise AssertionError("no ApiError on finish")
+            ), "no ApiError on finish"
+        )
+        assert e.error.is_lookup_failed(), e.error
+        assert e.error.get_lookup_failed().get_incorrect_offset().correct_offset == 5
+        self.strict_error(sess, files.upload_session_finish, "lookup_failed/incorrect_offset")
 
     def session_closed(self):
         dbx, sess = self.client()
         start = dbx.files_upload_session_start(b"abc", close=True)
         assert sess.arg("/2/files/upload_session/start")["close"] is True
-        try:
-            dbx.files_upload_session_append_v2(b"def", files.UploadSessionCursor(start.session_id, 3))
-        except ApiError as e:
-            assert e.error.is_closed(), e.error
-            self.strict_error(sess, files.upload_session_append_v2, "closed")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_upload_session_append_v2(b"def", files.UploadSessionCursor(start.session_id, 3)))
+        assert e.error.is_closed(), e.error
+        self.strict_error(sess, files.upload_session_append_v2, "closed")
 
     def session_finish_conflict(self):
         self.put("/sdk/sess3/taken.txt", b"taken")
         dbx, sess = self.client()
         start = dbx.files_upload_session_start(b"mine")
-        try:
-            dbx.files_upload_session_finish(
+        e = api_error(
+            lambda: dbx.files_upload_session_finish(
                 b"", files.UploadSessionCursor(start.session_id, 4), files.CommitInfo("/sdk/sess3/taken.txt")
-            )
-        except ApiError as e:
-            assert e.error.is_path() and e.error.get_path().get_conflict().is_file(), e.error
-            self.strict_error(sess, files.upload_session_finish, "path/conflict/file")
-            return
-        raise AssertionError("no ApiError")
+            ),
+        )
+        assert e.error.is_path() and e.error.get_path().get_conflict().is_file(), e.error
+        self.strict_error(sess, files.upload_session_finish, "path/conflict/file")
 
     # ------------------------------------------------------------ delete
 
@@ -846,13 +807,9 @@ class Checker:
 
     def delete_not_found(self):
         dbx, sess = self.client()
-        try:
-            dbx.files_delete_v2("/sdk/rm/none.txt")
-        except ApiError as e:
-            assert e.error.is_path_lookup() and e.error.get_path_lookup().is_not_found(), e.error
-            self.strict_error(sess, files.delete_v2, "path_lookup/not_found")
-            return
-        raise AssertionError("no ApiError")
+        e = api_error(lambda: dbx.files_delete_v2("/sdk/rm/none.txt"))
+        assert e.error.is_path_lookup() and e.error.get_path_lookup().is_not_found(), e.error
+        self.strict_error(sess, files.delete_v2, "path_lookup/not_found")
 
     # ------------------------------------------------------------- OAuth
 
