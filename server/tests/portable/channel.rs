@@ -1,5 +1,7 @@
 //! The command channel on every OS: conflicted copies, the hostile-input
 //! set (every denied flag, paths outside the roots, bad bytes), garbage.
+//! The hostile set here is the only one: it runs on Linux in the README's
+//! test command and under Wine in `.ci/cross`.
 
 use std::time::Duration;
 
