@@ -26,6 +26,7 @@ pub use journal::LedgerError;
 pub use record::{
     Batch, Control, Count, Cursor, JobRecord, JobState, ProcRecord, Record, Rewrite, TAIL,
 };
+use state::Undo;
 pub use state::{Job, PendingControl, State};
 
 use journal::Journal;
@@ -33,13 +34,22 @@ use journal::Journal;
 pub struct Ledger {
     journal: Journal,
     state: State,
+    /// Records applied to `state` but not yet written: the next
+    /// [`Ledger::sync`] (or append) writes them, with their undo if it fails.
+    staged: Vec<Record>,
+    undo: Vec<Undo>,
 }
 
 impl Ledger {
     /// Opens (or creates) the ledger in `dir`, replaying and compacting the journal.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
         let (journal, state) = Journal::open(dir)?;
-        let mut ledger = Ledger { journal, state };
+        let mut ledger = Ledger {
+            journal,
+            state,
+            staged: Vec::new(),
+            undo: Vec::new(),
+        };
         ledger.journal.compact(&mut ledger.state)?;
         Ok(ledger)
     }
@@ -69,16 +79,75 @@ impl Ledger {
         self.state.job(id)
     }
 
-    /// Makes records durable (one write, one fsync), then applies them.
-    /// Nothing they decide may be acted on before this returns.
+    /// Makes records durable (one write, one fsync, together with any
+    /// staged ones), then applies them. Nothing they decide may be acted on
+    /// before this returns.
     pub fn append(&mut self, recs: Vec<Record>) -> Result<(), LedgerError> {
         if recs.is_empty() {
-            return Ok(());
+            return self.sync();
         }
-        self.journal.append(&recs)?;
-        for r in recs {
+        let mut all = std::mem::take(&mut self.staged);
+        let staged = all.len();
+        all.extend(recs);
+        if let Err(e) = self.journal.append(&all) {
+            self.take_back();
+            return Err(e);
+        }
+        self.undo.clear();
+        for r in all.into_iter().skip(staged) {
             self.state.apply(r);
         }
+        self.compact_if_due()
+    }
+
+    /// Group commit: applies job records to the state now and makes them
+    /// durable with the next [`Ledger::sync`] or [`Ledger::append`], in one
+    /// write and one fsync with everything else staged. Nothing they decide
+    /// may be acted on before that. Records that could not be taken back
+    /// (anything but jobs) are made durable at once instead.
+    pub fn stage(&mut self, recs: Vec<Record>) -> Result<(), LedgerError> {
+        let mut rest = Vec::new();
+        for r in recs {
+            match self.state.undo_for(&r) {
+                Some(u) => {
+                    self.state.apply(r.clone());
+                    self.undo.push(u);
+                    self.staged.push(r);
+                }
+                None => rest.push(r),
+            }
+        }
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            self.append(rest)
+        }
+    }
+
+    /// Makes the staged records durable (one write, one fsync). If that
+    /// fails they are taken back out of the state, as if never decided.
+    pub fn sync(&mut self) -> Result<(), LedgerError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let staged = std::mem::take(&mut self.staged);
+        if let Err(e) = self.journal.append(&staged) {
+            self.take_back();
+            return Err(e);
+        }
+        self.undo.clear();
+        self.compact_if_due()
+    }
+
+    /// Undoes every staged record, latest first.
+    fn take_back(&mut self) {
+        self.staged.clear();
+        while let Some(u) = self.undo.pop() {
+            self.state.undo(u);
+        }
+    }
+
+    fn compact_if_due(&mut self) -> Result<(), LedgerError> {
         if self.journal.wants_compaction() {
             self.journal.compact(&mut self.state)?;
         }
@@ -114,6 +183,8 @@ impl Ledger {
     /// send a full copy of the table (four maps of every text ever seen were
     /// alive during a rewrite); now the table is updated in place.
     pub fn rebase(&mut self, batch: Batch, file: Rewrite) -> Result<(), LedgerError> {
+        // The snapshot must not carry records that could still be taken back.
+        self.sync()?;
         let initialize = batch.initialize;
         let counts = &mut self.state.counts;
         for c in counts.values_mut() {

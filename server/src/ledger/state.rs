@@ -92,6 +92,15 @@ impl QueueKey {
     }
 }
 
+/// How to take back one record of a group commit that did not become durable.
+#[derive(Debug)]
+pub(super) enum Undo {
+    /// The job as it was (`None`: it did not exist).
+    Job(u64, Option<Box<Job>>),
+    /// Jobs a `Forget` removed.
+    Forgot(Vec<Job>),
+}
+
 #[derive(Debug, Default)]
 pub struct State {
     pub(super) key: (u64, u64),
@@ -315,6 +324,45 @@ impl State {
             Record::Initialized => self.initialized = true,
             Record::Epoch { .. } => {}
             Record::Paused { paused } => self.paused = paused,
+        }
+    }
+
+    /// How to take `rec` back once it is applied (a group commit whose
+    /// fsync fails is undone): job and forget records only.
+    pub(super) fn undo_for(&self, rec: &Record) -> Option<Undo> {
+        match rec {
+            Record::Job(j) => Some(Undo::Job(j.id, self.jobs.get(&j.id).cloned().map(Box::new))),
+            Record::Forget { jobs } => Some(Undo::Forgot(
+                jobs.iter()
+                    .filter_map(|id| self.jobs.get(id).cloned())
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Takes back a record applied after [`State::undo_for`] (latest first).
+    pub(super) fn undo(&mut self, u: Undo) {
+        let restore = |s: &mut State, j: Job| {
+            if j.rec.state.is_queued() {
+                s.queue.insert(QueueKey::of(&j.rec));
+            }
+            s.jobs.insert(j.rec.id, j);
+        };
+        match u {
+            Undo::Job(id, before) => {
+                if let Some(now) = self.jobs.remove(&id) {
+                    self.queue.remove(&QueueKey::of(&now.rec));
+                }
+                if let Some(j) = before {
+                    restore(self, *j);
+                }
+            }
+            Undo::Forgot(jobs) => {
+                for j in jobs {
+                    restore(self, j);
+                }
+            }
         }
     }
 

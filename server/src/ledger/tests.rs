@@ -163,3 +163,113 @@ fn an_existing_state_dir_opens() {
     assert_eq!(l.cursor("commands.txt").map(|c| c.offset), Some(5));
     assert_eq!(l.state().queue().map(Job::id).collect::<Vec<_>>(), [2]);
 }
+
+fn picture(st: &State) -> (Vec<JobRecord>, Vec<u64>) {
+    (
+        st.jobs().map(|j| j.rec.clone()).collect(),
+        st.queue().map(Job::id).collect(),
+    )
+}
+
+/// Group commit: staged records show in the state at once, reach the disk
+/// only with the sync, and a crash before it loses them as one.
+#[test]
+fn staged_records_are_durable_only_after_sync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut l = Ledger::open(dir.path()).expect("open");
+        l.append(vec![Record::Job(job(1)), Record::Job(job(2))])
+            .expect("append");
+        let mut done = job(1);
+        done.state = JobState::Finished;
+        let mut running = job(2);
+        running.state = JobState::Running;
+        l.stage(vec![Record::Job(done), Record::Job(running)])
+            .expect("stage");
+        assert_eq!(l.job(1).map(Job::state), Some(JobState::Finished));
+        assert_eq!(l.state().queued(), 0);
+        // The node "crashes" before the sync.
+    }
+    let mut l = Ledger::open(dir.path()).expect("reopen");
+    assert_eq!(l.job(1).map(Job::state), Some(JobState::Queued));
+    assert_eq!(l.job(2).map(Job::state), Some(JobState::Queued));
+    let mut done = job(1);
+    done.state = JobState::Finished;
+    l.stage(vec![Record::Job(done)]).expect("stage");
+    l.stage(vec![Record::Forget { jobs: vec![2] }])
+        .expect("stage");
+    l.sync().expect("sync");
+    drop(l);
+    let l = Ledger::open(dir.path()).expect("reopen");
+    assert_eq!(l.job(1).map(Job::state), Some(JobState::Finished));
+    assert!(l.job(2).is_none());
+}
+
+/// A record that cannot be taken back is not staged: it is written at
+/// once, with what was staged before it.
+#[test]
+fn staging_anything_but_jobs_writes_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut l = Ledger::open(dir.path()).expect("open");
+        l.stage(vec![Record::Job(job(4))]).expect("stage");
+        l.stage(vec![Record::Paused { paused: true }])
+            .expect("stage");
+    }
+    let l = Ledger::open(dir.path()).expect("reopen");
+    assert!(l.state().is_paused());
+    assert!(l.job(4).is_some());
+}
+
+mod undo {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn record() -> impl Strategy<Value = Record> {
+        let state = prop_oneof![
+            Just(JobState::Queued),
+            Just(JobState::Running),
+            Just(JobState::Interrupted),
+            Just(JobState::Finished),
+            Just(JobState::Failed),
+        ];
+        prop_oneof![
+            (1u64..6, state, -2i32..3, prop::bool::ANY).prop_map(|(id, s, prio, other)| {
+                let mut j = job(id);
+                j.state = s;
+                j.priority = prio;
+                if other {
+                    j.line = "rend:-s 2 b.mb".into();
+                }
+                Record::Job(j)
+            }),
+            prop::collection::vec(1u64..6, 0..3).prop_map(|jobs| Record::Forget { jobs }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever was staged, taking it back leaves the state (jobs and
+        /// queue order) exactly as it was.
+        #[test]
+        fn undo_restores_the_state(
+            before in prop::collection::vec(record(), 0..8),
+            staged in prop::collection::vec(record(), 0..8),
+        ) {
+            let mut st = State::default();
+            for r in before {
+                st.apply(r);
+            }
+            let was = picture(&st);
+            let mut undo = Vec::new();
+            for r in staged {
+                undo.push(st.undo_for(&r).expect("jobs and forgets can be undone"));
+                st.apply(r);
+            }
+            while let Some(u) = undo.pop() {
+                st.undo(u);
+            }
+            prop_assert_eq!(picture(&st), was);
+        }
+    }
+}

@@ -262,7 +262,13 @@ impl<F: Folder> Node<F> {
         } else {
             core.on_event(st, facts, id, ev, &now)
         };
-        if let Err(e) = self.apply(fx).await {
+        // A job's end is made durable together with the starts it allows.
+        let applied = if finished.is_some() {
+            self.settle(fx).await
+        } else {
+            self.apply(fx).await
+        };
+        if let Err(e) = applied {
             self.warn_once(format!("cannot record {what}: {e}"));
             if let Some(outcome) = finished {
                 // Fix (found by tests/reliability_faults.rs, state disk

@@ -49,7 +49,8 @@ impl Executor for Local {
             stall: self.cfg.stall,
             timeout: job.timeout,
         };
-        tokio::spawn(worker::run(wjob, events, ctl));
+        let begun = worker::begin(&wjob);
+        tokio::spawn(worker::run(wjob, begun, events, ctl));
         handle
     }
 }

@@ -1,6 +1,7 @@
 //! Runs one job: its invocations one after another, output read at pipe
 //! speed into the per-job log and parsed into progress events for the node
-//! (see [`super::output`]).
+//! (see [`super::output`]). The first renderer is started by [`begin`], on
+//! the caller's thread, before the job's task exists.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use super::output::{Output, Stream};
 use super::process;
 use crate::exec::{Ctl, Event, Outcome, Stop};
 use crate::renderer::{Invocation, LineParser};
+use droprender_supervise::{SpawnError, Supervised};
 
 pub struct Job {
     pub id: u64,
@@ -28,10 +30,39 @@ pub struct Job {
     pub timeout: Option<Duration>,
 }
 
+/// A job whose log is open and whose first renderer has been started (or
+/// could not be).
+pub struct Begun {
+    log: Result<std::fs::File, String>,
+    first: Option<Result<Supervised, SpawnError>>,
+}
+
+/// Opens the job log and starts the first renderer, on the caller's thread:
+/// right after the start is journaled, with no task or thread in between
+/// (perf: handing both to the job's task cost two thread switches per job;
+/// found by benches/bench.rs, jobs row at load 4).
+pub fn begin(job: &Job) -> Begun {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&job.log)
+        .map_err(|e| format!("cannot open the job log {}: {e}", job.log.display()));
+    let first = match (&log, job.invocations.first()) {
+        (Ok(_), Some(inv)) => Some(process::spawn(inv, &job.tag)),
+        _ => None,
+    };
+    Begun { log, first }
+}
+
 /// Runs the job to its end, reporting to `events`. Never panics on renderer behaviour.
-pub async fn run(mut job: Job, events: mpsc::Sender<(u64, Event)>, mut stop: watch::Receiver<Ctl>) {
+pub async fn run(
+    mut job: Job,
+    begun: Begun,
+    events: mpsc::Sender<(u64, Event)>,
+    mut stop: watch::Receiver<Ctl>,
+) {
     let id = job.id;
-    let outcome = run_inner(&mut job, &events, &mut stop).await;
+    let outcome = run_inner(&mut job, begun, &events, &mut stop).await;
     let _ = events.send((id, Event::Finished(outcome))).await;
 }
 
@@ -53,23 +84,15 @@ impl JobLog {
 
 async fn run_inner(
     job: &mut Job,
+    begun: Begun,
     events: &mpsc::Sender<(u64, Event)>,
     stop: &mut watch::Receiver<Ctl>,
 ) -> Outcome {
-    let mut log = match tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&job.log)
-        .await
-    {
-        Ok(f) => JobLog(f),
-        Err(e) => {
-            return Outcome::Failed(format!(
-                "cannot open the job log {}: {e}",
-                job.log.display()
-            ));
-        }
+    let mut log = match begun.log {
+        Ok(f) => JobLog(tokio::fs::File::from_std(f)),
+        Err(e) => return Outcome::Failed(e),
     };
+    let mut first = begun.first;
     let invocations = std::mem::take(&mut job.invocations);
     let parser = std::mem::replace(&mut job.parser, Box::new(NoParser));
     let mut output = Output::new(parser);
@@ -81,7 +104,10 @@ async fn run_inner(
             .collect::<Vec<_>>();
         output.note(&format!("$ {}", argv.join(" ")));
         output.error_line = None;
-        let mut child = match process::spawn(&inv, &job.tag) {
+        let spawned = first
+            .take()
+            .unwrap_or_else(|| process::spawn(&inv, &job.tag));
+        let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
                 log.write(&mut output, true).await;
