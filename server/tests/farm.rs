@@ -134,6 +134,38 @@ fn every_frame_is_recorded_with_its_time_and_memory() {
     assert!(rig.read("status.txt").contains("slowest"));
 }
 
+/// A renderer that exits the moment it has printed its frame: the job's end
+/// waits for that frame's judgment instead of decoding it again, so each
+/// frame has one row in frames.csv, with the render time only its own
+/// judgment knows.
+#[test]
+fn a_frame_is_judged_once_even_when_its_job_ends_at_once() {
+    let mut rig = Rig::new();
+    rig.set_env("RENDER_SIM_STEP_MS", "0");
+    rig.start();
+    let lines: String = (1..=30)
+        .map(|i| format!("rend:-s {i} -e {i} scenes/shot01.ma\n"))
+        .collect();
+    rig.append(lines.as_bytes());
+    rig.wait_events("finished", 30);
+    let dirs: Vec<_> = std::fs::read_dir(&rig.output)
+        .expect("output")
+        .flatten()
+        .collect();
+    assert_eq!(dirs.len(), 30);
+    for d in dirs {
+        let csv = std::fs::read_to_string(d.path().join("frames.csv")).expect("frames.csv");
+        let rows: Vec<Vec<&str>> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect())
+            .collect();
+        assert_eq!(rows.len(), 1, "{}: {csv}", d.path().display());
+        assert!(!rows[0][3].is_empty(), "no render time: {csv}");
+        assert_eq!(rows[0][5], "ok", "{csv}");
+    }
+}
+
 #[test]
 fn a_black_frame_is_rendered_again_and_one_that_stays_black_fails_the_job() {
     let mut rig = Rig::new();

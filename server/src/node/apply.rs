@@ -121,9 +121,9 @@ impl<F: Folder> Node<F> {
         }
     }
 
-    /// Judges a frame just rendered, off the runtime; a bad one is reported
-    /// back (it no longer counts).
-    fn judge_frame(&self, job: u64, frame: i64, path: PathBuf, stat: FrameStat) {
+    /// Judges a frame just rendered, off the runtime, and reports the
+    /// verdict (a bad frame no longer counts). The job's end waits for it.
+    fn judge_frame(&mut self, job: u64, frame: i64, path: PathBuf, stat: FrameStat) {
         let (Some(checks), Some(j)) = (self.cfg.verify, self.ledger.job(job)) else {
             return;
         };
@@ -134,15 +134,20 @@ impl<F: Folder> Node<F> {
             secs: stat.secs,
             peak_mem_mb: stat.peak_mem.map(|b| b.div_ceil(1024 * 1024)),
         };
+        self.judging.entry(job).or_default().frames += 1;
         let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let verdict = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
+            let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 frames::judge_one(&dir, &path, frame, Some(&timing), checks)
-            })
-            .await;
-            if let Ok(Some(Verdict::Bad(why))) = verdict {
-                let _ = tx.send(Internal::FrameBad { job, frame, why }).await;
-            }
+            }));
+            let bad = match judged {
+                Ok(Some(Verdict::Bad(why))) => Some(why),
+                Ok(_) => None,
+                // A file that crashes the decoder is not a good frame.
+                Err(_) => Some("decoding it crashed".to_string()),
+            };
+            // Sent whatever the verdict: the job's end waits for it.
+            let _ = tx.blocking_send(Internal::Judged { job, frame, bad });
         });
     }
 

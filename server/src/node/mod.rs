@@ -99,12 +99,24 @@ enum Internal {
     RendererVersion(usize, String),
     /// A job's end could not be recorded: try again.
     Refinish(u64, crate::exec::Outcome),
-    /// A frame file failed its checks (and was moved aside).
-    FrameBad {
+    /// A frame file was judged; `bad` says why it failed its checks (it
+    /// was moved aside).
+    Judged {
         job: u64,
         frame: i64,
-        why: String,
+        bad: Option<String>,
     },
+}
+
+/// Frames of a job being judged off the runtime, and its end if the
+/// executor reported it meanwhile: the end waits for them, so a frame is
+/// decoded once and never on the loop's thread (perf: the end's own frame
+/// scan used to decode a frame whose judgment was still running; found by
+/// benches/bench.rs, jobs row at load 4).
+#[derive(Default)]
+struct Judging {
+    frames: usize,
+    finished: Option<crate::exec::Outcome>,
 }
 
 struct Node<F: Folder> {
@@ -133,6 +145,7 @@ struct Node<F: Folder> {
     events_rx: mpsc::Receiver<(u64, Event)>,
     internal_tx: mpsc::Sender<Internal>,
     internal_rx: mpsc::Receiver<Internal>,
+    judging: HashMap<u64, Judging>,
     /// Other nodes on this folder (the default node summarises them), by
     /// status file name, with the version last read.
     others: BTreeMap<String, (String, NodeLine)>,
@@ -216,9 +229,10 @@ impl<F: Folder> Node<F> {
     async fn shut_down(&mut self, mut shutdown: ShutdownRx) -> Result<(), NodeError> {
         let how = (*shutdown.borrow()).max(Shutdown::Graceful);
         self.stop(how).await;
-        while !self.handles.is_empty() {
+        while !self.handles.is_empty() || self.judging.values().any(|j| j.finished.is_some()) {
             tokio::select! {
                 Some((id, ev)) = self.events_rx.recv() => self.on_exec(id, ev).await,
+                Some(ev) = self.internal_rx.recv() => self.on_internal(ev).await,
                 r = shutdown.changed() => {
                     if r.is_err() || *shutdown.borrow() == Shutdown::Force {
                         self.stop(Shutdown::Force).await;
@@ -244,6 +258,10 @@ impl<F: Folder> Node<F> {
         let finished = match &ev {
             Event::Finished(o) => {
                 self.handles.remove(&id);
+                if let Some(j) = self.judging.get_mut(&id) {
+                    j.finished = Some(o.clone());
+                    return;
+                }
                 Some(o.clone())
             }
             _ => None,
@@ -299,10 +317,20 @@ impl<F: Folder> Node<F> {
                 }
             }
             Internal::Refinish(id, outcome) => self.on_exec(id, Event::Finished(outcome)).await,
-            Internal::FrameBad { job, frame, why } => {
-                let now = self.now();
-                let fx = self.core.frame_bad(job, frame, &why, &now);
-                self.apply_or_warn(fx, "cannot record a bad frame").await;
+            Internal::Judged { job, frame, bad } => {
+                if let Some(why) = bad {
+                    let now = self.now();
+                    let fx = self.core.frame_bad(job, frame, &why, &now);
+                    self.apply_or_warn(fx, "cannot record a bad frame").await;
+                }
+                let j = self.judging.entry(job).or_default();
+                j.frames = j.frames.saturating_sub(1);
+                if j.frames == 0 {
+                    let ended = self.judging.remove(&job).and_then(|j| j.finished);
+                    if let Some(outcome) = ended {
+                        self.on_exec(job, Event::Finished(outcome)).await;
+                    }
+                }
             }
         }
     }

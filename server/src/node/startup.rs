@@ -116,6 +116,7 @@ impl<F: Folder> Node<F> {
             events_rx,
             internal_tx,
             internal_rx,
+            judging: HashMap::new(),
             others: BTreeMap::new(),
             cfg,
         };
