@@ -51,8 +51,8 @@ impl Core {
         if self.note.is_some() {
             return fx;
         }
-        let queue: Vec<&Job> = st.queue().collect();
-        for job in queue {
+        // Lazily: a start looks at the head of the queue, not all of it.
+        for job in st.queue() {
             let id = job.id();
             if self.held.contains(&id) {
                 continue;

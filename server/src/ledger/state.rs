@@ -116,6 +116,11 @@ pub struct State {
     /// Queued and interrupted jobs in start order: derived from `jobs` by
     /// `apply`, the only place either changes.
     queue: BTreeSet<QueueKey>,
+    /// Jobs whose record says they run, by id: derived the same way (a
+    /// long queue must not make every start scan every job).
+    running: BTreeSet<u64>,
+    /// Finished, failed and cancelled jobs, oldest first (the ones to forget).
+    finals: BTreeSet<u64>,
 }
 
 impl State {
@@ -132,6 +137,8 @@ impl State {
             paused: h.paused,
             epoch: h.epoch,
             queue: BTreeSet::new(),
+            running: BTreeSet::new(),
+            finals: BTreeSet::new(),
         };
         for (_, rec) in h.jobs {
             s.put_job(rec);
@@ -238,9 +245,7 @@ impl State {
 
     /// Jobs whose record says they run (after a crash: ran when it happened).
     pub fn running(&self) -> impl Iterator<Item = &Job> {
-        self.jobs
-            .values()
-            .filter(|j| j.rec.state == JobState::Running)
+        self.running.iter().filter_map(|id| self.jobs.get(id))
     }
 
     /// Control commands accepted but not yet carried out, in line order.
@@ -249,30 +254,40 @@ impl State {
     }
 
     fn put_job(&mut self, rec: JobRecord) {
-        let id = rec.id;
-        self.next_job = self.next_job.max(id + 1);
-        if let Some(old) = self.jobs.remove(&id) {
-            self.queue.remove(&QueueKey::of(&old.rec));
-            if old.rec.line == rec.line {
-                if rec.state.is_queued() {
-                    self.queue.insert(QueueKey::of(&rec));
-                }
-                // Same line: keep the parse.
-                self.jobs.insert(
-                    id,
-                    Job {
-                        rec,
-                        req: old.req,
-                        target: old.target,
-                    },
-                );
-                return;
-            }
+        self.next_job = self.next_job.max(rec.id + 1);
+        let job = match self.take_job(rec.id) {
+            // Same line: keep the parse.
+            Some(old) if old.rec.line == rec.line => Job {
+                rec,
+                req: old.req,
+                target: old.target,
+            },
+            _ => Job::new(rec),
+        };
+        self.insert_job(job);
+    }
+
+    /// Takes job `id` out of the map and out of the indexes.
+    fn take_job(&mut self, id: u64) -> Option<Job> {
+        let old = self.jobs.remove(&id)?;
+        self.queue.remove(&QueueKey::of(&old.rec));
+        self.running.remove(&id);
+        self.finals.remove(&id);
+        Some(old)
+    }
+
+    /// Puts a job in the map and in the indexes its state calls for.
+    fn insert_job(&mut self, job: Job) {
+        if job.rec.state.is_queued() {
+            self.queue.insert(QueueKey::of(&job.rec));
         }
-        if rec.state.is_queued() {
-            self.queue.insert(QueueKey::of(&rec));
+        if job.rec.state == JobState::Running {
+            self.running.insert(job.rec.id);
         }
-        self.jobs.insert(id, Job::new(rec));
+        if job.rec.state.is_final() {
+            self.finals.insert(job.rec.id);
+        }
+        self.jobs.insert(job.rec.id, job);
     }
 
     fn put_control(&mut self, c: Control) {
@@ -316,9 +331,7 @@ impl State {
             }
             Record::Forget { jobs } => {
                 for id in jobs {
-                    if let Some(old) = self.jobs.remove(&id) {
-                        self.queue.remove(&QueueKey::of(&old.rec));
-                    }
+                    self.take_job(id);
                 }
             }
             Record::Initialized => self.initialized = true,
@@ -343,24 +356,16 @@ impl State {
 
     /// Takes back a record applied after [`State::undo_for`] (latest first).
     pub(super) fn undo(&mut self, u: Undo) {
-        let restore = |s: &mut State, j: Job| {
-            if j.rec.state.is_queued() {
-                s.queue.insert(QueueKey::of(&j.rec));
-            }
-            s.jobs.insert(j.rec.id, j);
-        };
         match u {
             Undo::Job(id, before) => {
-                if let Some(now) = self.jobs.remove(&id) {
-                    self.queue.remove(&QueueKey::of(&now.rec));
-                }
+                self.take_job(id);
                 if let Some(j) = before {
-                    restore(self, *j);
+                    self.insert_job(*j);
                 }
             }
             Undo::Forgot(jobs) => {
                 for j in jobs {
-                    restore(self, j);
+                    self.insert_job(j);
                 }
             }
         }
@@ -368,13 +373,8 @@ impl State {
 
     /// Old finished jobs beyond `keep` (LOG.txt keeps their story).
     pub fn jobs_to_forget(&self, keep: usize) -> Vec<u64> {
-        let finals: Vec<u64> = self
-            .jobs
-            .values()
-            .filter(|j| j.rec.state.is_final())
-            .map(|j| j.rec.id)
-            .collect();
-        finals[..finals.len().saturating_sub(keep)].to_vec()
+        let over = self.finals.len().saturating_sub(keep);
+        self.finals.iter().take(over).copied().collect()
     }
 
     /// Bytes of memory the count table holds, roughly (for benchmarks).

@@ -164,10 +164,12 @@ fn an_existing_state_dir_opens() {
     assert_eq!(l.state().queue().map(Job::id).collect::<Vec<_>>(), [2]);
 }
 
-fn picture(st: &State) -> (Vec<JobRecord>, Vec<u64>) {
+fn picture(st: &State) -> (Vec<JobRecord>, Vec<u64>, Vec<u64>, Vec<u64>) {
     (
         st.jobs().map(|j| j.rec.clone()).collect(),
         st.queue().map(Job::id).collect(),
+        st.running().map(Job::id).collect(),
+        st.jobs_to_forget(0),
     )
 }
 
@@ -270,6 +272,30 @@ mod undo {
                 st.undo(u);
             }
             prop_assert_eq!(picture(&st), was);
+        }
+
+        /// The running and final indexes always name exactly the jobs
+        /// whose record says so.
+        #[test]
+        fn the_indexes_match_the_records(
+            records in prop::collection::vec(record(), 0..16),
+        ) {
+            let mut st = State::default();
+            for r in records {
+                st.apply(r);
+                let scan: Vec<u64> = st
+                    .jobs()
+                    .filter(|j| j.state() == JobState::Running)
+                    .map(Job::id)
+                    .collect();
+                prop_assert_eq!(st.running().map(Job::id).collect::<Vec<_>>(), scan);
+                let finals: Vec<u64> = st
+                    .jobs()
+                    .filter(|j| j.state().is_final())
+                    .map(Job::id)
+                    .collect();
+                prop_assert_eq!(st.jobs_to_forget(1), finals[..finals.len().saturating_sub(1)].to_vec());
+            }
         }
     }
 }
