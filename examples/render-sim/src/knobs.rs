@@ -25,17 +25,9 @@ use std::time::Instant;
 ///
 /// Anything unparseable is reported on stderr and not stamped.
 pub(crate) fn stamp_start(path: &Path) {
-    let shown = format!("{:?}", Instant::now());
-    let field = |name: &str| -> Option<u64> {
-        let rest = &shown[shown.find(name)? + name.len()..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
-    };
-    let (Some(s), Some(n)) = (field("tv_sec: "), field("tv_nsec: ")) else {
-        eprintln!("render-sim: cannot read CLOCK_MONOTONIC from {shown:?}; no start stamp");
+    let Some(main) = monotonic_ns() else {
         return;
     };
-    let main = s * 1_000_000_000 + n;
     let age: u64 = fs::read_to_string("/proc/self/schedstat")
         .ok()
         .map(|st| {
@@ -49,6 +41,39 @@ pub(crate) fn stamp_start(path: &Path) {
     if let Err(e) = append_line(path, &line) {
         eprintln!("render-sim: cannot append to {}: {e}", path.display());
     }
+}
+
+/// `RENDER_SIM_END_STAMP`: appends `<end>`, `CLOCK_MONOTONIC` nanoseconds,
+/// as the program is about to exit (its work done, its output written):
+/// with the start stamps, a benchmark splits a run of jobs into the
+/// renderers' own time and the time between them.
+pub(crate) fn stamp_end() {
+    let Some(path) = std::env::var_os("RENDER_SIM_END_STAMP").filter(|v| !v.is_empty()) else {
+        return;
+    };
+    let Some(now) = monotonic_ns() else {
+        return;
+    };
+    let path = Path::new(&path);
+    if let Err(e) = append_line(path, &now.to_string()) {
+        eprintln!("render-sim: cannot append to {}: {e}", path.display());
+    }
+}
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds (see [`stamp_start`] for why it
+/// is read through `Debug`); `None`, said on stderr, if that cannot be read.
+fn monotonic_ns() -> Option<u64> {
+    let shown = format!("{:?}", Instant::now());
+    let field = |name: &str| -> Option<u64> {
+        let rest = &shown[shown.find(name)? + name.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let (Some(s), Some(n)) = (field("tv_sec: "), field("tv_nsec: ")) else {
+        eprintln!("render-sim: cannot read CLOCK_MONOTONIC from {shown:?}; no stamp");
+        return None;
+    };
+    Some(s * 1_000_000_000 + n)
 }
 
 /// The environment knobs (see the crate docs).

@@ -120,6 +120,7 @@
 //! | `RENDER_SIM_PID_FILE=file` | write the simulator's pid at start |
 //! | `RENDER_SIM_CHILD_PID_FILE=file` | at start: start a child process of the simulator itself (same program, same environment, same stdout and stderr, which it keeps open) that only sleeps (10 minutes unless killed), and write its pid to the file: a renderer with a helper of its own, for tests that a stop takes the whole tree and that a helper holding the pipes does not hold up the job |
 //! | `RENDER_SIM_START_STAMP=file` | very first thing: append one line `<start> <main>`, `CLOCK_MONOTONIC` nanoseconds: when this process was created (its CPU and run-queue time, from `/proc/self/schedstat`, subtracted: the loader's work on the simulator is not the caller's latency) and when `run` began (benchmarks time command → renderer start with it) |
+//! | `RENDER_SIM_END_STAMP=file` | last thing before exiting: append one line `<end>`, `CLOCK_MONOTONIC` nanoseconds |
 //!
 //! SIGTERM and SIGINT keep their default action: the process dies.
 
@@ -135,7 +136,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 
-use knobs::{Knobs, append_line, sleep_if_child, spawn_sleeping_child, stamp_start};
+use knobs::{Knobs, append_line, sleep_if_child, spawn_sleeping_child, stamp_end, stamp_start};
 
 /// Exit code for a command line Maya cannot parse.
 pub const EXIT_USAGE: i32 = 206;
@@ -147,7 +148,9 @@ pub const EXIT_RENDER_ERROR: i32 = 211;
 pub fn run(args: Vec<OsString>) -> i32 {
     let knobs = start();
     log_argv(&knobs, &args);
-    maya::run(&args, &knobs)
+    let code = maya::run(&args, &knobs);
+    stamp_end();
+    code
 }
 
 /// The first things every program does: the start stamp (before anything
@@ -255,12 +258,14 @@ pub fn run_as(program: &str, args: Vec<OsString>) -> i32 {
     };
     let knobs = start();
     log_argv(&knobs, &args);
-    match which {
+    let code = match which {
         Program::Maya => maya::run(&args, &knobs),
         Program::Max => programs::max::run(&args, &knobs),
         Program::Husk => programs::husk::run(&args, &knobs),
         Program::Cinema4d => programs::c4d::run(&args, &knobs),
         Program::Kick => programs::kick::run(&args, &knobs),
         Program::Vray => programs::vray::run(&args, &knobs),
-    }
+    };
+    stamp_end();
+    code
 }

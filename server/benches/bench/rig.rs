@@ -36,7 +36,13 @@ pub fn renderer_env(l: &Layout) -> Vec<(String, String)> {
             "RENDER_SIM_ARGV_LOG".into(),
             l.argv_log.display().to_string(),
         ),
+        ("RENDER_SIM_END_STAMP".into(), ends(l).display().to_string()),
     ]
+}
+
+/// Where the simulator stamps its exits (`RENDER_SIM_END_STAMP`).
+pub fn ends(l: &Layout) -> std::path::PathBuf {
+    l.dir.path().join("render-ends.txt")
 }
 
 /// Starts `droprender-node run` as the tests do: on the layout's local
