@@ -12,8 +12,11 @@
 //!   that changes it (replay and live commits alike).
 //! - [`journal`]: the files, the fsync, compaction.
 //!
-//! [`Ledger::commit`] is the only way in: records are written and fsynced
-//! first, then applied. Start-up loads the snapshot, replays the journal,
+//! [`Ledger`] is the only way in: records are written and fsynced first,
+//! then applied ([`Ledger::commit`], [`Ledger::append`]); or, for job
+//! records, staged (applied at once with their undo) and made durable
+//! together by the next [`Ledger::sync`], which takes them back if it
+//! fails (group commit). Start-up loads the snapshot, replays the journal,
 //! and compacts both into a new snapshot.
 
 mod journal;
@@ -83,13 +86,14 @@ impl Ledger {
     /// staged ones), then applies them. Nothing they decide may be acted on
     /// before this returns.
     pub fn append(&mut self, recs: Vec<Record>) -> Result<(), LedgerError> {
-        if recs.is_empty() {
-            return self.sync();
+        if self.staged.is_empty() && recs.is_empty() {
+            return Ok(());
         }
         let mut all = std::mem::take(&mut self.staged);
         let staged = all.len();
         all.extend(recs);
         if let Err(e) = self.journal.append(&all) {
+            // The staged records go back out of the state; `recs` were never in it.
             self.take_back();
             return Err(e);
         }
@@ -97,7 +101,10 @@ impl Ledger {
         for r in all.into_iter().skip(staged) {
             self.state.apply(r);
         }
-        self.compact_if_due()
+        if self.journal.wants_compaction() {
+            self.journal.compact(&mut self.state)?;
+        }
+        Ok(())
     }
 
     /// Group commit: applies job records to the state now and makes them
@@ -127,16 +134,7 @@ impl Ledger {
     /// Makes the staged records durable (one write, one fsync). If that
     /// fails they are taken back out of the state, as if never decided.
     pub fn sync(&mut self) -> Result<(), LedgerError> {
-        if self.staged.is_empty() {
-            return Ok(());
-        }
-        let staged = std::mem::take(&mut self.staged);
-        if let Err(e) = self.journal.append(&staged) {
-            self.take_back();
-            return Err(e);
-        }
-        self.undo.clear();
-        self.compact_if_due()
+        self.append(Vec::new())
     }
 
     /// Undoes every staged record, latest first.
@@ -145,13 +143,6 @@ impl Ledger {
         while let Some(u) = self.undo.pop() {
             self.state.undo(u);
         }
-    }
-
-    fn compact_if_due(&mut self) -> Result<(), LedgerError> {
-        if self.journal.wants_compaction() {
-            self.journal.compact(&mut self.state)?;
-        }
-        Ok(())
     }
 
     /// Makes an ingest pass durable, then applies it (with `initialized`

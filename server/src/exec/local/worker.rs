@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use droprender_supervise::{SpawnError, Supervised};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -14,7 +15,6 @@ use super::output::{Output, Stream};
 use super::process;
 use crate::exec::{Ctl, Event, Outcome, Stop};
 use crate::renderer::{Invocation, LineParser};
-use droprender_supervise::{SpawnError, Supervised};
 
 pub struct Job {
     pub id: u64,
