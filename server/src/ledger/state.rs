@@ -114,7 +114,7 @@ pub struct State {
     pub(super) paused: bool,
     pub(super) epoch: u64,
     /// Queued and interrupted jobs in start order: derived from `jobs` by
-    /// `apply`, the only place either changes.
+    /// `take_job` and `insert_job`, the only places either changes.
     queue: BTreeSet<QueueKey>,
     /// Jobs whose record says they run, by id: derived the same way (a
     /// long queue must not make every start scan every job).
