@@ -46,9 +46,11 @@ impl Writer {
         if self.last.get(&slot) == Some(&key) {
             return Ok(false);
         }
+        // status.json last: a reader that sees it finds status.txt telling
+        // the same story already.
+        folder.write_atomic(txt, doc.to_text().into_bytes()).await?;
         let bytes = serde_json::to_vec_pretty(doc).unwrap_or_default();
         folder.write_atomic(json, bytes).await?;
-        folder.write_atomic(txt, doc.to_text().into_bytes()).await?;
         self.last.insert(slot, key);
         Ok(true)
     }

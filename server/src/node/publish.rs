@@ -157,8 +157,10 @@ impl Publisher {
 }
 
 impl<F: Folder> Node<F> {
-    /// Status files first, then LOG.txt: whoever reads a LOG line finds
-    /// status.txt already telling the same story.
+    /// Status files first (active_rend.txt, status.txt, status.json last),
+    /// then LOG.txt: whoever reads a LOG line finds the status files
+    /// already telling the same story, and whoever reads status.json finds
+    /// the other two agreeing.
     pub(super) async fn flush(&mut self) {
         let rendering = !self.handles.is_empty();
         let stopping = self.core.stopping() != crate::core::Shutdown::Run;
@@ -181,6 +183,14 @@ impl<F: Folder> Node<F> {
             };
             let p = &mut self.publish;
             let folder = &*self.folder;
+            // active_rend.txt before the status files: whoever sees a job in
+            // status.json finds it in active_rend.txt already (a test read
+            // them in between and saw a running job with no active scene).
+            let active: Vec<u8> = active
+                .iter()
+                .flat_map(|a| format!("{a}\n").into_bytes())
+                .collect();
+            let r2 = p.writer.put(folder, &p.names.active, active).await;
             let mut r1 = p
                 .writer
                 .put_status(folder, &doc, &p.names.status_json, &p.names.status_txt)
@@ -195,11 +205,6 @@ impl<F: Folder> Node<F> {
                     .put_status(folder, &summary, files::STATUS_JSON, files::STATUS_TXT)
                     .await;
             }
-            let active: Vec<u8> = active
-                .iter()
-                .flat_map(|a| format!("{a}\n").into_bytes())
-                .collect();
-            let r2 = p.writer.put(folder, &p.names.active, active).await;
             if let Some(e) = r1.err().or(r2.err()) {
                 tracing::warn!("cannot write status files: {e}");
                 p.dirty = true;
