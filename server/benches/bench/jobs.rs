@@ -8,7 +8,7 @@ use droprender_testkit::layout::Layout;
 use droprender_testkit::log::LogCount;
 
 use super::rig::{Stamps, render_line};
-use super::sys::{human_ns, mib, ms, now_ns};
+use super::sys::{Dist, human_ns, mib, ms, now_ns};
 use super::{Opts, Row, Verdict, ratio, rig, settle, sys};
 
 /// Runs the simulator directly with the argv the node used, as the node
@@ -260,14 +260,20 @@ pub fn rows(o: &Opts) -> Vec<Row> {
             met: Verdict::Info,
         },
     ];
-    if let Some(g) = between {
+    let shown = |(mean, d): &(u64, Dist)| {
+        format!(
+            "mean {} (p50 {}, p95 {}, n={})",
+            human_ns(*mean),
+            human_ns(d.p50),
+            human_ns(d.p95),
+            d.n
+        )
+    };
+    if let Some(g) = &between {
         eprintln!(
-            "jobs: between renderers (exit → next process created), same run: mean {}, p50 {}, p95 {}, max {} (n={})",
-            human_ns(g.mean),
-            human_ns(g.p50),
-            human_ns(g.p95),
-            human_ns(g.max),
-            g.n
+            "jobs: between renderers (exit → next process created), same run: mean {}, {}",
+            human_ns(g.0),
+            g.1.show()
         );
         rows.insert(
             1,
@@ -277,25 +283,11 @@ pub fn rows(o: &Opts) -> Vec<Row> {
                     "{n} jobs, same run: one renderer's exit → the next one's process created"
                 ),
                 goal: String::new(),
-                ours: format!(
-                    "mean {} (p50 {}, p95 {}, n={})",
-                    human_ns(g.mean),
-                    human_ns(g.p50),
-                    human_ns(g.p95),
-                    g.n
-                ),
-                paper: p_between.as_ref().map_or_else(String::new, |p| {
-                    format!(
-                        "mean {} (p50 {}, p95 {}, n={})",
-                        human_ns(p.mean),
-                        human_ns(p.p50),
-                        human_ns(p.p95),
-                        p.n
-                    )
-                }),
+                ours: shown(g),
+                paper: p_between.as_ref().map_or_else(String::new, shown),
                 ratio: p_between
                     .as_ref()
-                    .map_or_else(String::new, |p| ratio(p.mean as f64, g.mean as f64)),
+                    .map_or_else(String::new, |p| ratio(p.0 as f64, g.0 as f64)),
                 met: Verdict::Info,
             },
         );
@@ -305,18 +297,15 @@ pub fn rows(o: &Opts) -> Vec<Row> {
 
 /// The node's time between jobs, measured inside the run: from each
 /// renderer's last stamp before exiting to the next renderer's creation
-/// (both `CLOCK_MONOTONIC`, from the simulator). Unlike "per job − renderer
-/// alone", the load cannot drift between the two halves of it. It counts
-/// the renderer's own exit (unmapping the 80 MB simulator) against the node.
-struct Gaps {
-    n: usize,
-    mean: u64,
-    p50: u64,
-    p95: u64,
-    max: u64,
-}
-
-fn gaps(starts: &[u64], ends_file: &std::path::Path, drop_over: Option<u64>) -> Option<Gaps> {
+/// (both `CLOCK_MONOTONIC`, from the simulator); their mean and spread.
+/// Unlike "per job − renderer alone", the load cannot drift between the
+/// two halves of it. It counts the renderer's own exit (unmapping the 80 MB
+/// simulator) against the node.
+fn gaps(
+    starts: &[u64],
+    ends_file: &std::path::Path,
+    drop_over: Option<u64>,
+) -> Option<(u64, Dist)> {
     let ends: Vec<u64> = std::fs::read_to_string(ends_file)
         .ok()?
         .lines()
@@ -330,7 +319,7 @@ fn gaps(starts: &[u64], ends_file: &std::path::Path, drop_over: Option<u64>) -> 
         );
         return None;
     }
-    let mut g: Vec<u64> = starts[1..]
+    let g: Vec<u64> = starts[1..]
         .iter()
         .zip(&ends)
         .map(|(s, e)| s.saturating_sub(*e))
@@ -339,13 +328,6 @@ fn gaps(starts: &[u64], ends_file: &std::path::Path, drop_over: Option<u64>) -> 
     if g.is_empty() {
         return None;
     }
-    g.sort_unstable();
-    let at = |q: f64| g[((g.len() - 1) as f64 * q) as usize];
-    Some(Gaps {
-        n: g.len(),
-        mean: g.iter().sum::<u64>() / g.len() as u64,
-        p50: at(0.5),
-        p95: at(0.95),
-        max: g[g.len() - 1],
-    })
+    let mean = g.iter().sum::<u64>() / g.len() as u64;
+    Some((mean, Dist::of(g)))
 }
