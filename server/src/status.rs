@@ -47,10 +47,14 @@ impl Writer {
             return Ok(false);
         }
         // status.json last: a reader that sees it finds status.txt telling
-        // the same story already.
-        folder.write_atomic(txt, doc.to_text().into_bytes()).await?;
+        // the same story already. But a status.txt that a reader holds
+        // (the phone's sync app, an antivirus) must not hold back the
+        // status.json the client reads: that is written anyway, and the
+        // pair stays unmemoised so the caller's retry writes both.
+        let txt_written = folder.write_atomic(txt, doc.to_text().into_bytes()).await;
         let bytes = serde_json::to_vec_pretty(doc).unwrap_or_default();
         folder.write_atomic(json, bytes).await?;
+        txt_written?;
         self.last.insert(slot, key);
         Ok(true)
     }
@@ -165,5 +169,48 @@ pub fn node_info(cfg: &Config) -> NodeInfo {
             }
             r
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use droprender_storage::MemFolder;
+
+    fn doc(note: &str) -> StatusDoc {
+        StatusDoc {
+            note: Some(note.into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_status_txt_does_not_hold_back_status_json() {
+        let folder = MemFolder::new();
+        let mut w = Writer::default();
+        folder.hold("status.txt", true);
+        let r = w
+            .put_status(&folder, &doc("first"), "status.json", "status.txt")
+            .await;
+        assert!(r.is_err(), "the held file's failure is reported");
+        let json = String::from_utf8(folder.get("status.json").expect("written")).unwrap();
+        assert!(json.contains("first"), "{json}");
+        assert!(folder.get("status.txt").is_none());
+
+        // Released: the retry of the same document writes both.
+        folder.hold("status.txt", false);
+        let wrote = w
+            .put_status(&folder, &doc("first"), "status.json", "status.txt")
+            .await
+            .expect("write");
+        assert!(wrote);
+        let txt = String::from_utf8(folder.get("status.txt").expect("written")).unwrap();
+        assert!(txt.contains("first"), "{txt}");
+        // And then nothing again until the content changes.
+        let again = w
+            .put_status(&folder, &doc("first"), "status.json", "status.txt")
+            .await
+            .expect("write");
+        assert!(!again);
     }
 }

@@ -54,7 +54,12 @@ fn a_config_defined_renderer_renders_through_its_program() {
     rig.set_env("RENDER_SIM_STEP_MS", "40");
     let link = rig.dir.path().join("bin").join("husk");
     std::os::unix::fs::symlink(common::bins::node(), &link).expect("symlink");
-    rig.configure(&studio_profile(&link));
+    // Progress reaches status.json four times a second (not once): the
+    // job's 4 frames take about a second, and the test looks mid-job.
+    rig.configure(&format!(
+        "{}\n[status]\nprogress_secs = 0.25\n",
+        studio_profile(&link)
+    ));
     write_settled(&rig.projects.join("scenes/a.usda"), b"#usda 1.0\n");
     rig.start();
     // The client knows `karma` from renderers.json, and its rules.

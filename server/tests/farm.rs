@@ -45,7 +45,7 @@ fn two_jobs_render_at_once_each_with_its_own_gpus() {
     let st = rig.status();
     let slots: BTreeSet<String> = st.running.iter().filter_map(|j| j.slot.clone()).collect();
     assert_eq!(slots, ["g0".to_string(), "g1".to_string()].into());
-    // active_rend.txt is written right after status.json: both scenes.
+    // active_rend.txt is written before status.json: it lists both scenes.
     rig.wait_until("active_rend.txt to list both scenes", || {
         rig.read("active_rend.txt").lines().count() == 2
     });

@@ -14,6 +14,8 @@ struct Inner {
     watchers: Vec<mpsc::Sender<Hint>>,
     /// Report `content_hash` like the Dropbox folder does.
     hashes: bool,
+    /// Files another program holds: writes to them fail.
+    held: std::collections::BTreeSet<String>,
 }
 
 /// A folder held in memory; clones share the same files.
@@ -59,6 +61,25 @@ impl MemFolder {
         let mut cur = self.get(name).unwrap_or_default();
         cur.extend_from_slice(data);
         self.put(name, cur);
+    }
+
+    /// Makes writes to `name` fail (or succeed again), as when a reader on
+    /// Windows holds the file without sharing delete.
+    pub fn hold(&self, name: &str, held: bool) {
+        let mut g = self.lock();
+        if held {
+            g.held.insert(name.to_string());
+        } else {
+            g.held.remove(name);
+        }
+    }
+
+    fn check_held(&self, name: &str) -> Result<(), StorageError> {
+        if self.lock().held.contains(name) {
+            let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+            return Err(StorageError::io("write", name, e));
+        }
+        Ok(())
     }
 
     pub fn get(&self, name: &str) -> Option<Vec<u8>> {
@@ -112,11 +133,13 @@ impl Folder for MemFolder {
     }
 
     async fn write_atomic(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.check_held(name)?;
         self.put(name, data);
         Ok(())
     }
 
     async fn append(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        self.check_held(name)?;
         self.push(name, &data);
         Ok(())
     }

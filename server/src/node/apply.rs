@@ -7,6 +7,7 @@ use droprender_shared::logline::{Event as Ev, LineRef, LogLine};
 use droprender_storage::Folder;
 
 use std::path::PathBuf;
+use tokio::time::Instant;
 
 use super::{Internal, Node, blocking};
 use crate::channel::Plan;
@@ -31,7 +32,7 @@ impl<F: Folder> Node<F> {
         for act in fx.acts {
             self.act(act).await;
         }
-        self.publish.status(fx.status);
+        self.publish.status(fx.status, Instant::now());
         self.publish.log(fx.log);
         Ok(())
     }
@@ -258,7 +259,7 @@ impl<F: Folder> Node<F> {
             for act in fx.acts {
                 self.act(act).await;
             }
-            self.publish.status(fx.status);
+            self.publish.status(fx.status, Instant::now());
             self.publish.log(fx.log);
         }
         Ok(())

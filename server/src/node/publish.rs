@@ -22,9 +22,13 @@ pub(super) struct Publisher {
     pub writer: Writer,
     pub names: Names,
     log: Vec<LogLine>,
+    /// The status files are out of date: written at the next flush.
     dirty: bool,
-    /// Progress-only changes wait until then.
-    status_due: Option<Instant>,
+    /// Progress-only changes wait until then (a job starting or ending
+    /// does not: it sets `dirty`).
+    progress_due: Option<Instant>,
+    /// A status write failed: the next try waits until then.
+    retry_at: Option<Instant>,
     /// When the gathered writes go out (`[status] batch_secs`).
     batch_due: Option<Instant>,
     progress_every: Duration,
@@ -49,7 +53,8 @@ impl Publisher {
             names,
             log: Vec::new(),
             dirty: true,
-            status_due: None,
+            progress_due: None,
+            retry_at: None,
             batch_due: None,
             progress_every: cfg.progress_every,
             batch: cfg.status_batch,
@@ -63,12 +68,11 @@ impl Publisher {
         self.dirty = true;
     }
 
-    pub fn status(&mut self, c: StatusChange) {
+    pub fn status(&mut self, c: StatusChange, now: Instant) {
         match c {
             StatusChange::None => {}
             StatusChange::Progress => {
-                self.status_due
-                    .get_or_insert(Instant::now() + self.progress_every);
+                self.progress_due.get_or_insert(now + self.progress_every);
             }
             StatusChange::Changed => self.dirty = true,
         }
@@ -103,7 +107,7 @@ impl Publisher {
 
     /// The next moment something is due.
     pub fn due(&self) -> Option<Instant> {
-        [self.status_due, self.batch_due]
+        [self.progress_due, self.retry_at, self.batch_due]
             .into_iter()
             .flatten()
             .min()
@@ -111,30 +115,42 @@ impl Publisher {
 
     /// A due moment passed.
     pub fn tick(&mut self, t: Instant) {
-        if self.status_due.is_some_and(|d| d <= t) {
-            self.status_due = None;
+        if self.progress_due.is_some_and(|d| d <= t) {
+            self.progress_due = None;
             self.dirty = true;
         }
     }
 
-    /// Status files changed, and progress-only changes waited their interval.
-    fn status_writable(&self, rendering: bool) -> bool {
-        let due = self.status_due.is_none_or(|d| d <= Instant::now());
-        self.dirty && (due || !rendering)
+    /// The status files are out of date and no failed write is waiting
+    /// for its retry (a stopping node tries once more anyway).
+    fn status_writable(&self, now: Instant, stopping: bool) -> bool {
+        self.dirty && (stopping || self.retry_at.is_none_or(|r| r <= now))
+    }
+
+    /// The status files were written: progress included.
+    fn status_written(&mut self) {
+        self.dirty = false;
+        self.progress_due = None;
+        self.retry_at = None;
+    }
+
+    /// A status write failed: everything is written again after `retry`.
+    fn status_failed(&mut self, now: Instant) {
+        self.dirty = true;
+        self.retry_at = Some(now + self.retry);
     }
 
     /// Whether gathered writes may go out now. With `[status] batch_secs`
     /// (Dropbox API mode), the first change opens a window and everything
     /// changed within it is written together when it closes. A stopping
     /// node writes at once.
-    fn batch_ready(&mut self, rendering: bool, stopping: bool) -> bool {
+    fn batch_ready(&mut self, now: Instant, stopping: bool) -> bool {
         if stopping {
             return true;
         }
-        if !self.status_writable(rendering) && self.log.is_empty() {
+        if !self.status_writable(now, false) && self.log.is_empty() {
             return false;
         }
-        let now = Instant::now();
         match self.batch_due {
             None if self.batch.is_zero() => match self.last_flush {
                 Some(last) if now < last + MIN_GAP => {
@@ -162,15 +178,14 @@ impl<F: Folder> Node<F> {
     /// already telling the same story, and whoever reads status.json finds
     /// the other two agreeing.
     pub(super) async fn flush(&mut self) {
-        let rendering = !self.handles.is_empty();
         let stopping = self.core.stopping() != crate::core::Shutdown::Run;
-        if !self.publish.batch_ready(rendering, stopping) {
+        let t = Instant::now();
+        if !self.publish.batch_ready(t, stopping) {
             return;
         }
-        self.publish.last_flush = Some(Instant::now());
-        if self.publish.status_writable(rendering) {
-            self.publish.dirty = false;
-            self.publish.status_due = None;
+        self.publish.last_flush = Some(t);
+        if self.publish.status_writable(t, stopping) {
+            self.publish.status_written();
             let now = self.now();
             let doc = self
                 .core
@@ -207,8 +222,7 @@ impl<F: Folder> Node<F> {
             }
             if let Some(e) = r1.err().or(r2.err()) {
                 tracing::warn!("cannot write status files: {e}");
-                p.dirty = true;
-                p.status_due = Some(Instant::now() + p.retry);
+                p.status_failed(Instant::now());
             }
         }
         if !self.publish.log.is_empty() {
@@ -274,5 +288,80 @@ impl<F: Folder> Node<F> {
             return Ok(());
         }
         self.folder.append(&name, text).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FileConfig, Overrides};
+
+    fn publisher() -> Publisher {
+        let cfg = Config::merge(
+            FileConfig::default(),
+            Overrides {
+                folder: Some("/f".into()),
+                projects: Some("/p".into()),
+                output: Some("/o".into()),
+                state: Some("/s".into()),
+                ..Default::default()
+            },
+        )
+        .expect("config");
+        let names = Names::new(&cfg);
+        Publisher::new(&cfg, names)
+    }
+
+    /// Runs the node loop's part: the flush it would do at `t`.
+    fn flush_at(p: &mut Publisher, t: Instant) -> bool {
+        if !p.batch_ready(t, false) || !p.status_writable(t, false) {
+            return false;
+        }
+        p.last_flush = Some(t);
+        p.status_written();
+        true
+    }
+
+    #[test]
+    fn a_change_is_not_held_back_by_pending_progress() {
+        let mut p = publisher();
+        let t0 = Instant::now();
+        assert!(flush_at(&mut p, t0), "the first status goes out");
+        // Progress, then a job starts or ends while progress waits its
+        // interval: the change goes out at the next flush, progress with it.
+        p.status(StatusChange::Progress, t0);
+        assert!(!flush_at(&mut p, t0 + Duration::from_millis(300)));
+        p.status(StatusChange::Changed, t0 + Duration::from_millis(300));
+        assert!(flush_at(&mut p, t0 + Duration::from_millis(300)));
+        assert_eq!(p.due(), None, "the progress went out with it");
+    }
+
+    #[test]
+    fn progress_waits_its_interval_and_changes_their_gap() {
+        let mut p = publisher();
+        let t0 = Instant::now();
+        assert!(flush_at(&mut p, t0));
+        p.status(StatusChange::Progress, t0);
+        let due = p.due().expect("progress due");
+        assert_eq!(due, t0 + p.progress_every);
+        p.tick(due);
+        assert!(flush_at(&mut p, due));
+        // Two changes 100 ms apart: the second waits for the 250 ms gap.
+        p.status(StatusChange::Changed, due + Duration::from_millis(100));
+        assert!(!flush_at(&mut p, due + Duration::from_millis(100)));
+        assert_eq!(p.due(), Some(due + MIN_GAP));
+        assert!(flush_at(&mut p, due + MIN_GAP));
+    }
+
+    #[test]
+    fn a_failed_write_is_retried_after_its_interval_or_when_stopping() {
+        let mut p = publisher();
+        let t0 = Instant::now();
+        p.status_failed(t0);
+        p.status(StatusChange::Changed, t0);
+        assert!(!p.status_writable(t0 + Duration::from_millis(300), false));
+        assert!(p.status_writable(t0, true), "a stopping node tries again");
+        assert_eq!(p.due(), Some(t0 + p.retry));
+        assert!(p.status_writable(t0 + p.retry, false));
     }
 }

@@ -60,18 +60,21 @@ fn assert_no_write_warning(rig: &Rig) {
 fn status_txt_is_replaced_soon_after_a_reader_that_held_it_lets_go() {
     let mut fig = reliability::figures(&format!("held-status-{}", std::env::consts::OS));
     let mut rig = rig();
-    rig.set_env("RENDER_SIM_STEP_MS", "2");
+    // A frame of about half a second (9 lines, 60 ms each): the job is
+    // still running when the node first writes the status files.
+    rig.set_env("RENDER_SIM_STEP_MS", "60");
     rig.start();
     rig.wait_until("status.txt", || rig.read("status.txt").contains("updated "));
     let before = rig.read("status.txt");
     let held = hold(&rig.folder.join("status.txt"), true);
     let t0 = Instant::now();
     rig.append(b"rend:-s 1 -e 1 scenes/shot01.ma\n");
-    // status.json is written just before status.txt: once it shows the
-    // job, the node is at (or past) the status.txt write.
-    rig.wait_until("status.json to show job 1", || {
-        let st = rig.status();
-        st.current.is_some() || !st.recent.is_empty()
+    // active_rend.txt is written just before status.txt: once it names
+    // the scene, the node is at (or past) the status.txt write. (Not
+    // status.json: that comes after status.txt, so only once the node's
+    // retry gives up on the held file.)
+    rig.wait_until("active_rend.txt to name the scene", || {
+        rig.read("active_rend.txt").contains("shot01.ma")
     });
     std::thread::sleep(HOLD.saturating_sub(t0.elapsed()));
     let during = rig.read("status.txt");
