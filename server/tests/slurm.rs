@@ -12,7 +12,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::blender::TinyScene;
@@ -84,7 +84,8 @@ fn a_chunked_job_renders_through_slurm() {
         return;
     };
     let mut rig = slurm_rig(&cluster, "");
-    rig.set_env("RENDER_SIM_STEP_MS", "20");
+    // Frames of about a second: long enough for memory samples.
+    rig.set_env("RENDER_SIM_STEP_MS", "120");
     rig.start();
     rig.append(b"rend:-r sw -s 1 -e 12 scenes/shot01.ma\n");
     // status.txt shows the farm's task counts while the job runs.
@@ -112,14 +113,47 @@ fn a_chunked_job_renders_through_slurm() {
     // The task logs are in the work dir, one per task.
     let work = rig.state.join("slurm").join("job-1");
     assert!(work.join("tasks.json").exists() && work.join("batch.sh").exists());
-    let logs = std::fs::read_dir(&work)
-        .expect("work dir")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("task-"))
-        .count();
-    assert_eq!(logs, 4);
+    let named = |ext: &str| -> Vec<PathBuf> {
+        std::fs::read_dir(&work)
+            .expect("work dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("task-"))
+                    && p.extension().is_some_and(|e| e == ext)
+            })
+            .collect()
+    };
+    assert_eq!(named("log").len(), 4);
+    // Each task timed its own three frames where it rendered.
+    let records = named("frames");
+    assert_eq!(records.len(), 4, "{records:?}");
+    for r in &records {
+        let text = std::fs::read_to_string(r).expect("records");
+        assert_eq!(text.lines().count(), 3, "{}: {text}", r.display());
+    }
+    // frames.csv carries those records: a render time near the simulator's
+    // (9 lines of 120 ms), and the renderer's memory, sampled once a
+    // second (a task's first frame may end before the first sample).
+    let csv = std::fs::read_to_string(rig.output.join("job-0001-shot01").join("frames.csv"))
+        .expect("frames.csv");
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 12, "{csv}");
+    for r in &rows {
+        let secs: f64 = r[3].parse().expect("render_s");
+        assert!((0.9..5.0).contains(&secs), "{csv}");
+    }
+    let with_memory = rows.iter().filter(|r| !r[4].is_empty()).count();
+    assert!(with_memory >= 8, "{csv}");
     let st = rig.status();
     assert_eq!(st.recent[0].frames_done, 12);
+    let stats = st.recent[0].frame_stats.as_ref().expect("frame stats");
+    assert!(stats.peak_mem_mb.is_some(), "{stats:?}");
     assert!(farm_processes(&rig).is_empty());
     let _ = rig.stop();
 }

@@ -2,13 +2,15 @@
 //! disk render), reports progress, and ends — finished, retried (missing
 //! frames only), failed, cancelled, or interrupted by a stop.
 
+use std::path::PathBuf;
+
 use droprender_shared::logline::Event as Ev;
 use droprender_shared::status::human_duration;
 
 use super::Core;
 use super::effects::{Act, Effects, NoticeKind, Start};
 use super::facts::Facts;
-use super::live::{Live, frame_of};
+use super::live::{FrameStat, Live, frame_of};
 use super::policy::KEEP_FINISHED;
 use super::slots::Slot;
 use super::time::Now;
@@ -164,50 +166,26 @@ impl Core {
             }
             Event::Note(text) => fx.say_job(now, Ev::Waiting, id, text),
             Event::Memory(bytes) => self.live.entry(id).or_default().memory(bytes),
+            Event::FrameMeasured(m) => {
+                let stat = FrameStat {
+                    frame: Some(m.frame),
+                    started: m.started,
+                    secs: m.secs,
+                    peak_mem: m.peak_mem,
+                };
+                self.frame_done(st, id, m.path, Some(stat), now, &mut fx);
+                fx.progressed();
+            }
             Event::Progress(p) => {
-                let every = u64::from(self.policy.preview_every);
-                let live = self.live.entry(id).or_default();
                 match p {
                     Progress::FrameStarted(f) => {
-                        live.current_frame = f;
-                        live.percent_current = 0.0;
-                        live.frame_start = Some((now.mono, now.wall));
-                        live.mem_peak = live.mem_now;
+                        self.live
+                            .entry(id)
+                            .or_default()
+                            .frame_started(f, now.mono, now.wall);
                     }
-                    Progress::Percent(v) => live.percent_current = v,
-                    Progress::FrameDone(path) => {
-                        let frame = path
-                            .as_deref()
-                            .and_then(|p| p.file_stem())
-                            .and_then(|s| s.to_str())
-                            .and_then(frame_of);
-                        // A renderer names its file as it printed it:
-                        // relative paths are in the output folder.
-                        let path = path.map(|p| match st.job(id) {
-                            Some(j) if p.is_relative() => j.rec.output_dir.join(p),
-                            _ => p,
-                        });
-                        if frame.is_none_or(|f| live.done.insert(f)) {
-                            live.frames_done += 1;
-                            live.frames_this_run += 1;
-                            let stat = live.frame_done(frame, now.mono, now.wall);
-                            if let (Some(frame), Some(path)) = (frame, path) {
-                                fx.acts.push(Act::JudgeFrame {
-                                    job: id,
-                                    frame,
-                                    path,
-                                    stat,
-                                });
-                            }
-                            if every > 0 && live.frames_this_run.is_multiple_of(every) {
-                                fx.acts.push(Act::Previews {
-                                    job: id,
-                                    log: false,
-                                });
-                            }
-                        }
-                        live.percent_current = 0.0;
-                    }
+                    Progress::Percent(v) => self.live.entry(id).or_default().percent_current = v,
+                    Progress::FrameDone(path) => self.frame_done(st, id, path, None, now, &mut fx),
                     Progress::Error(_) => {}
                 }
                 fx.progressed();
@@ -221,6 +199,57 @@ impl Core {
 
     /// A frame rendered in this run failed its checks: it no longer counts,
     /// and renders again when the run ends.
+    /// A frame's file is done: counted once, timed (by the node, or by
+    /// `measured` where it rendered), judged, and previews made every
+    /// `preview_every` frames.
+    fn frame_done(
+        &mut self,
+        st: &State,
+        id: u64,
+        path: Option<PathBuf>,
+        measured: Option<FrameStat>,
+        now: &Now,
+        fx: &mut Effects,
+    ) {
+        let every = u64::from(self.policy.preview_every);
+        let live = self.live.entry(id).or_default();
+        let frame = measured.as_ref().and_then(|m| m.frame).or_else(|| {
+            path.as_deref()
+                .and_then(|p| p.file_stem())
+                .and_then(|s| s.to_str())
+                .and_then(frame_of)
+        });
+        // A renderer names its file as it printed it: relative paths are
+        // in the output folder.
+        let path = path.map(|p| match st.job(id) {
+            Some(j) if p.is_relative() => j.rec.output_dir.join(p),
+            _ => p,
+        });
+        if frame.is_none_or(|f| live.done.insert(f)) {
+            live.frames_done += 1;
+            live.frames_this_run += 1;
+            let stat = match measured {
+                Some(m) => live.record(m),
+                None => live.frame_done(frame, now.mono, now.wall),
+            };
+            if let (Some(frame), Some(path)) = (frame, path) {
+                fx.acts.push(Act::JudgeFrame {
+                    job: id,
+                    frame,
+                    path,
+                    stat,
+                });
+            }
+            if every > 0 && live.frames_this_run.is_multiple_of(every) {
+                fx.acts.push(Act::Previews {
+                    job: id,
+                    log: false,
+                });
+            }
+        }
+        live.percent_current = 0.0;
+    }
+
     pub fn frame_bad(&mut self, id: u64, frame: i64, why: &str, now: &Now) -> Effects {
         let mut fx = Effects::default();
         let live = self.live.entry(id).or_default();

@@ -53,7 +53,24 @@ pub struct Live {
     pub peak_mem: Option<u64>,
 }
 
+impl FrameStat {
+    /// When the frame ended: its start plus its render time, in the clock
+    /// of whoever timed it (the node, or a farm task).
+    pub fn ended(&self) -> NaiveDateTime {
+        let d = std::time::Duration::try_from_secs_f64(self.secs).unwrap_or_default();
+        self.started + chrono::Duration::from_std(d).unwrap_or_default()
+    }
+}
+
 impl Live {
+    /// A frame began now (its start line).
+    pub fn frame_started(&mut self, frame: Option<String>, mono: Instant, wall: NaiveDateTime) {
+        self.current_frame = frame;
+        self.percent_current = 0.0;
+        self.frame_start = Some((mono, wall));
+        self.mem_peak = self.mem_now;
+    }
+
     /// A frame finished now: its record, and the next frame begins.
     pub fn frame_done(
         &mut self,
@@ -76,18 +93,23 @@ impl Live {
             secs: mono.saturating_duration_since(t0).as_secs_f64(),
             peak_mem: self.mem_peak.or(self.mem_now),
         };
+        self.frame_start = Some((mono, wall));
+        self.mem_peak = self.mem_now;
+        self.record(stat)
+    }
+
+    /// A frame timed where it rendered (a farm task's own record).
+    pub fn record(&mut self, stat: FrameStat) -> FrameStat {
         self.frames_timed += 1;
         self.frames_secs += stat.secs;
         if self.slowest.is_none_or(|(_, s)| stat.secs > s) {
-            self.slowest = Some((frame, stat.secs));
+            self.slowest = Some((stat.frame, stat.secs));
         }
         self.peak_mem = self.peak_mem.max(stat.peak_mem);
         self.recent.push_back(stat.clone());
         if self.recent.len() > RECENT_FRAMES {
             self.recent.pop_front();
         }
-        self.frame_start = Some((mono, wall));
-        self.mem_peak = self.mem_now;
         stat
     }
 

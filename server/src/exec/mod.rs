@@ -87,7 +87,22 @@ pub enum Event {
     /// The renderer's process tree holds this many bytes now (sampled
     /// every second while it runs), for per-frame peak memory.
     Memory(u64),
+    /// A frame is done and was timed where it rendered (a farm task's own
+    /// record): used instead of the node's view of when it appeared.
+    FrameMeasured(Measured),
     Finished(Outcome),
+}
+
+/// One frame as the process that rendered it timed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub frame: i64,
+    pub path: Option<PathBuf>,
+    /// Local wall time where it rendered.
+    pub started: chrono::NaiveDateTime,
+    pub secs: f64,
+    /// The highest memory sample of the renderer's tree while it rendered.
+    pub peak_mem: Option<u64>,
 }
 
 /// Where executors send events: the job's id and what happened.

@@ -131,7 +131,7 @@ impl<F: Folder> Node<F> {
         let dir = j.rec.output_dir.clone();
         let timing = Timing {
             started: stamp(stat.started),
-            ended: self.now().stamp(),
+            ended: stamp(stat.ended()),
             secs: stat.secs,
             peak_mem_mb: stat.peak_mem.map(|b| b.div_ceil(1024 * 1024)),
         };

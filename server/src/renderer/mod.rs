@@ -167,7 +167,7 @@ pub fn parser_for(kind: RendererKind, maya_r: Option<&str>) -> Box<dyn LineParse
     }
 }
 
-fn parser_of(p: &Profile, maya_r: Option<&str>) -> Box<dyn LineParser> {
+pub fn parser_of(p: &Profile, maya_r: Option<&str>) -> Box<dyn LineParser> {
     match p.run.builder {
         Builder::Maya => Box::new(maya::Parser::new(maya_r)),
         Builder::Blender => Box::new(blender::Parser::default()),

@@ -303,6 +303,51 @@ fn progress_lines_move_the_status_and_frames_trigger_previews() {
 }
 
 #[test]
+fn a_frame_timed_where_it_rendered_keeps_its_own_record() {
+    let mut h = harness();
+    h.ingest(&["rend:-s 1 -e 4 scenes/a.mb"]);
+    let started = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+        .and_then(|d| d.and_hms_opt(9, 0, 0))
+        .expect("time");
+    let measured = |frame: i64, secs: f64| {
+        Event::FrameMeasured(crate::exec::Measured {
+            frame,
+            path: Some(PathBuf::from(format!(
+                "/renders/job-0001-a/a.{frame:04}.png"
+            ))),
+            started,
+            secs,
+            peak_mem: Some(2 << 30),
+        })
+    };
+    for ev in [measured(1, 90.0), measured(2, 30.0), measured(2, 30.0)] {
+        let fx = h.core.on_event(&h.st, &h.facts, 1, ev, &h.now);
+        h.apply(fx);
+    }
+    // Judged with the task's record, not the node's clock; counted once.
+    let judged: Vec<(i64, f64)> = h
+        .acts
+        .iter()
+        .filter_map(|a| match a {
+            Act::JudgeFrame { frame, stat, .. } => {
+                assert_eq!(stat.started, started);
+                assert_eq!(stat.peak_mem, Some(2 << 30));
+                Some((*frame, stat.secs))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(judged, [(1, 90.0), (2, 30.0)]);
+    let doc = h.core.status_doc(&h.st, &NodeInfo::default(), true, &h.now);
+    let cur = doc.current.expect("rendering");
+    assert_eq!(cur.frames_done, 2);
+    assert_eq!(cur.frames.len(), 2);
+    let stats = cur.frame_stats.expect("frame stats");
+    assert_eq!((stats.avg_s, stats.slowest_frame), (60.0, Some(1)));
+    assert_eq!(stats.peak_mem_mb, Some(2048));
+}
+
+#[test]
 fn a_crash_interrupts_running_jobs_and_they_resume_first() {
     let mut h = harness();
     h.ingest(&["rend:-s 1 -e 5 scenes/a.mb"]);

@@ -54,6 +54,26 @@ pub fn begin(job: &Job) -> Begun {
     Begun { log, first }
 }
 
+/// [`begin`] with a log already open: a Slurm task's own stdout, so the
+/// renderer's output lands in the task log Slurm keeps.
+pub fn begin_with_log(job: &Job, log: std::fs::File) -> Begun {
+    let first = job
+        .invocations
+        .first()
+        .map(|inv| process::spawn(inv, &job.tag));
+    Begun {
+        log: Ok(log),
+        first,
+    }
+}
+
+impl Begun {
+    /// Why the first renderer could not be started, if it could not.
+    pub fn spawn_error(&self) -> Option<&SpawnError> {
+        self.first.as_ref().and_then(|r| r.as_ref().err())
+    }
+}
+
 /// Runs the job to its end, reporting to `events`. Never panics on renderer behaviour.
 pub async fn run(
     mut job: Job,

@@ -15,8 +15,10 @@
 //! - end with `Outcome::Done` when every task completed, or `Failed` naming the
 //!   missing frames and the task logs (the node retries missing frames).
 //!
-//! Tasks run `droprender-node slurm-task <work_dir>`, which execs the argv for
-//! `$SLURM_ARRAY_TASK_ID` from `<work_dir>/tasks.json`: no shell sees it.
+//! Tasks run `droprender-node slurm-task <work_dir>`, which runs the argv for
+//! `$SLURM_ARRAY_TASK_ID` from `<work_dir>/tasks.json` (no shell sees it) as
+//! its child, timing each frame into `task-<ID>_<n>.frames`; the runner
+//! sends `Event::FrameMeasured` for a frame with a record.
 //!
 //! # How a run goes
 //! 1. **Find or submit.** With `attach: Some(id)` the job is looked up with
@@ -49,7 +51,9 @@
 //! - `runner`: one run (find or submit, watch, cancel), over any [`SlurmCli`];
 //! - `logs`: running tasks' logs read for progress;
 //! - `verdict`: the end, Done or Failed with the reasons;
-//! - `task`: the `slurm-task` process each array task runs;
+//! - `task`: the `slurm-task` process each array task runs; `supervised`:
+//!   its renderer run under the local worker, frames timed; `records`: the
+//!   frame records it writes and the runner reads;
 //! - tests only: `fake`, an in-memory Slurm behind [`SlurmCli`], and `tests`,
 //!   the runner driven by it.
 //!
@@ -62,7 +66,9 @@ mod error;
 mod fake;
 mod logs;
 mod parse;
+mod records;
 mod runner;
+mod supervised;
 mod task;
 mod tasks;
 #[cfg(test)]

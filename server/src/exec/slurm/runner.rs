@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use droprender_shared::profile::Profile;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -15,9 +16,10 @@ use super::cli::{SbatchRequest, SlurmCli};
 use super::error::SlurmError;
 use super::logs::TaskLogs;
 use super::parse::{Phase, TaskMap, active, counts};
+use super::records::Records;
 use super::tasks::{self, TaskSpec};
 use super::{Job, blocking, verdict};
-use crate::exec::{Ctl, Event, Events, Outcome, Stop};
+use crate::exec::{Ctl, Event, Events, Measured, Outcome, Stop};
 use crate::renderer::{self, Progress};
 
 /// How long to wait before asking Slurm again after sbatch (or the name
@@ -97,6 +99,11 @@ struct Runner<C> {
     expected: BTreeSet<i64>,
     counts: Option<[u32; 4]>,
     logs: TaskLogs,
+    /// The tasks' own frame records (start, time, peak memory).
+    records: Records,
+    /// Frames seen on disk before their task's record: reported at the
+    /// next look, with the record if it came by then.
+    unrecorded: BTreeSet<i64>,
     deadline: Option<Instant>,
     suspend_noted: bool,
     /// sbatch refused a negative --nice: submit at 0.
@@ -117,6 +124,8 @@ pub(super) async fn run<C: SlurmCli>(
         cli,
         timing,
         logs: TaskLogs::new(job.kind),
+        records: Records::default(),
+        unrecorded: BTreeSet::new(),
         job,
         events,
         ctl,
@@ -401,9 +410,12 @@ impl<C: SlurmCli> Runner<C> {
         );
         let configured = self.job.settings.node_program.clone();
         let tasks = tasks.to_vec();
+        let profile = droprender_shared::profile::installed()
+            .get(self.job.kind.name())
+            .map(|p| Profile::clone(p));
         blocking(move || {
             let program = tasks::node_program(configured.as_deref());
-            tasks::write_files(&dir, &name, &tag, &tasks, &program)
+            tasks::write_files(&dir, &name, &tag, &tasks, profile.as_ref(), &program)
         })
         .await
     }
@@ -432,7 +444,7 @@ impl<C: SlurmCli> Runner<C> {
         let mut last = TaskMap::new();
         let mut down_noted = false;
         loop {
-            self.scan_frames().await;
+            self.scan_frames(farm, false).await;
             match self.guard(query(&*cli, farm)).await? {
                 Query::Tasks(map) => {
                     if down_noted {
@@ -474,7 +486,7 @@ impl<C: SlurmCli> Runner<C> {
             let poll = self.poll();
             self.sleep(poll).await?;
         }
-        self.scan_frames().await;
+        self.scan_frames(farm, true).await;
         Ok(last)
     }
 
@@ -492,10 +504,20 @@ impl<C: SlurmCli> Runner<C> {
         }
     }
 
-    /// Reports each frame that appeared on disk since the last look, once.
-    async fn scan_frames(&mut self) {
+    /// Reports each frame that appeared on disk since the last look, once,
+    /// with its task's record when there is one. A frame whose record has
+    /// not come yet waits one look (its task writes the record just after
+    /// the file), unless the tasks have ended (`last`) or write none.
+    async fn scan_frames(&mut self, farm: &str, last: bool) {
         let (out, layers) = (self.job.output_dir.clone(), self.job.layers);
-        let done = blocking(move || renderer::done_frames(&out, layers)).await;
+        let (work_dir, farm_id) = (self.job.work_dir.clone(), farm.to_string());
+        let mut records = std::mem::take(&mut self.records);
+        let (done, records) = blocking(move || {
+            records.read_new(&work_dir, &farm_id);
+            (renderer::done_frames(&out, layers), records)
+        })
+        .await;
+        self.records = records;
         let new: Vec<i64> = done
             .iter()
             .copied()
@@ -515,9 +537,14 @@ impl<C: SlurmCli> Runner<C> {
         })
         .await;
         for f in new {
+            let path = paths.remove(&f);
+            let ev = match self.records.take(f) {
+                Some(m) => Event::FrameMeasured(Measured { path, ..m }),
+                None if !last && self.records.any() && self.unrecorded.insert(f) => continue,
+                None => Event::Progress(Progress::FrameDone(path)),
+            };
             self.reported.insert(f);
-            self.send(Event::Progress(Progress::FrameDone(paths.remove(&f))))
-                .await;
+            self.send(ev).await;
         }
     }
 

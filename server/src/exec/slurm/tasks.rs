@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use droprender_shared::profile::Profile;
+
 use crate::renderer::Invocation;
 
 /// The array's argv, one entry per task, in the work dir.
@@ -30,6 +32,11 @@ pub(super) struct TaskFile {
     pub tag: String,
     /// Task n (`$SLURM_ARRAY_TASK_ID`, 1-based) runs `tasks[n - 1]`.
     pub tasks: Vec<TaskSpec>,
+    /// The renderer's profile, for its output parser: with it a task runs
+    /// the renderer as its child and records each frame's time and memory
+    /// (`records`); without (an older node's file) it execs the renderer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +103,7 @@ pub(super) fn write_files(
     name: &str,
     tag: &str,
     tasks: &[TaskSpec],
+    profile: Option<&Profile>,
     node_program: &Path,
 ) -> std::io::Result<()> {
     let file = TaskFile {
@@ -103,6 +111,7 @@ pub(super) fn write_files(
         name: name.to_string(),
         tag: tag.to_string(),
         tasks: tasks.to_vec(),
+        profile: profile.cloned(),
     };
     let json = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
     write_atomic(&work_dir.join(TASKS_FILE), &json)?;
@@ -237,7 +246,11 @@ mod tests {
             name: "droprender-a-1".into(),
             tag: "t:1".into(),
             tasks: vec![TaskSpec::from_invocation(&inv)],
+            profile: droprender_shared::profile::builtin()
+                .get("maya")
+                .map(|p| Profile::clone(p)),
         };
+        assert!(f.profile.is_some());
         let back: TaskFile =
             serde_json::from_slice(&serde_json::to_vec(&f).expect("json")).expect("parse");
         assert_eq!(back, f);
@@ -260,6 +273,7 @@ mod tests {
             "droprender-a-1",
             "t:1",
             std::slice::from_ref(&spec),
+            None,
             Path::new("/bin/droprender-node"),
         )
         .expect("write");

@@ -222,3 +222,35 @@ async fn a_timeout_cancels_the_array_and_ends_timed_out() {
     assert!(rig.fake.calls().contains(&Call::Scancel("100".into())));
     assert!(!rig.fake.is_active("100"));
 }
+
+#[tokio::test]
+async fn frames_carry_the_records_their_tasks_wrote() {
+    use super::super::records::{Line, records_file};
+    let mut rig = Rig::new();
+    rig.auto(&[]);
+    // Task 1 of the first array (Slurm id 100) timed frames 1 and 3 itself;
+    // frame 2 and task 2's frames have no record.
+    std::fs::create_dir_all(rig.work()).expect("work dir");
+    let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").expect("time");
+    let mut text = Line::new(1, at("2026-11-30 10:00:00"), 61.5, Some(3 << 30)).to_bytes();
+    text.extend(Line::new(3, at("2026-11-30 10:02:00"), 59.0, None).to_bytes());
+    std::fs::write(records_file(&rig.work(), "100", 1), text).expect("records");
+    rig.start(rig.job());
+    assert_eq!(rig.end().await, Outcome::Done, "{:#?}", rig.seen);
+    let measured: Vec<(i64, f64, Option<u64>, bool)> = rig
+        .seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::FrameMeasured(m) => Some((m.frame, m.secs, m.peak_mem, m.path.is_some())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        measured,
+        [(1, 61.5, Some(3 << 30), true), (3, 59.0, None, true)]
+    );
+    // The others are reported as before, each once.
+    let mut frames = rig.frames_done();
+    frames.sort_unstable();
+    assert_eq!(frames, [2, 4, 5, 6]);
+}

@@ -1,0 +1,165 @@
+//! Frame records a task writes where it renders: one JSON line per frame in
+//! `task-<farm>_<k>.frames` beside its log, with the frame's start, render
+//! time and the peak memory of the renderer's process tree (sampled once a
+//! second, as on a local node). The runner reads the files as they grow, so
+//! a Slurm frame carries the same record a local one does, not just the gap
+//! between two files appearing on the node's disk.
+//!
+//! The format is defined here once: [`Line`] is what a task appends and
+//! what the runner parses; a line it cannot parse is skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::exec::Measured;
+
+/// How `started` is written: local wall time where the task ran.
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.3f";
+/// At most this much of a records file is read per look.
+const READ_MAX: u64 = 1 << 20;
+
+/// One frame, as a task's JSON line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct Line {
+    pub frame: i64,
+    pub started: String,
+    pub secs: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_mem: Option<u64>,
+}
+
+impl Line {
+    pub fn new(frame: i64, started: NaiveDateTime, secs: f64, peak_mem: Option<u64>) -> Self {
+        Line {
+            frame,
+            started: started.format(TIME_FORMAT).to_string(),
+            secs,
+            peak_mem,
+        }
+    }
+
+    /// The line as a task appends it, newline included.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = serde_json::to_vec(self).unwrap_or_default();
+        b.push(b'\n');
+        b
+    }
+
+    fn measured(self) -> Option<Measured> {
+        let started = NaiveDateTime::parse_from_str(&self.started, TIME_FORMAT).ok()?;
+        (self.secs.is_finite() && self.secs >= 0.0).then_some(Measured {
+            frame: self.frame,
+            path: None,
+            started,
+            secs: self.secs,
+            peak_mem: self.peak_mem,
+        })
+    }
+}
+
+/// The records file of array task `k` of job `farm`.
+pub(super) fn records_file(work_dir: &Path, farm: &str, k: u32) -> PathBuf {
+    work_dir.join(format!("task-{farm}_{k}.frames"))
+}
+
+/// The records of one array job's tasks, read as they grow.
+#[derive(Debug, Default)]
+pub(super) struct Records {
+    /// How far each file has been read, and its unfinished last line.
+    read: BTreeMap<PathBuf, (u64, Vec<u8>)>,
+    /// Records whose frame the runner has not reported yet.
+    waiting: BTreeMap<i64, Measured>,
+}
+
+impl Records {
+    /// Reads what the tasks of `farm` appended since the last look (plain
+    /// file work: call it off the runtime).
+    pub fn read_new(&mut self, work_dir: &Path, farm: &str) {
+        let prefix = format!("task-{farm}_");
+        let Ok(dir) = std::fs::read_dir(work_dir) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !(name.starts_with(&prefix) && name.ends_with(".frames")) {
+                continue;
+            }
+            let path = entry.path();
+            let (offset, partial) = self.read.entry(path.clone()).or_default();
+            let Some(buf) = read_from(&path, *offset) else {
+                continue;
+            };
+            *offset += buf.len() as u64;
+            partial.extend_from_slice(&buf);
+            while let Some(i) = partial.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = partial.drain(..=i).collect();
+                if let Some(m) = serde_json::from_slice::<Line>(&line)
+                    .ok()
+                    .and_then(Line::measured)
+                {
+                    self.waiting.insert(m.frame, m);
+                }
+            }
+        }
+    }
+
+    /// Whether any task of the array writes records (an array submitted
+    /// by an older node does not).
+    pub fn any(&self) -> bool {
+        !self.read.is_empty()
+    }
+
+    /// The record of `frame`, once: the runner reports each frame once.
+    pub fn take(&mut self, frame: i64) -> Option<Measured> {
+        self.waiting.remove(&frame)
+    }
+}
+
+fn read_from(path: &Path, offset: u64) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut buf = Vec::new();
+    f.take(READ_MAX).read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, TIME_FORMAT).expect("time")
+    }
+
+    #[test]
+    fn records_are_read_as_they_grow_and_taken_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let mut f = std::fs::File::create(records_file(d, "77", 1)).expect("create");
+        let one = Line::new(1, at("2026-11-30 10:00:00.250"), 1.5, Some(1 << 20));
+        f.write_all(&one.to_bytes()).expect("write");
+        // Half a line, a line of garbage, another job's file: none count.
+        let two = Line::new(2, at("2026-11-30 10:00:01.750"), 2.0, None).to_bytes();
+        f.write_all(&two[..10]).expect("write");
+        std::fs::write(d.join("task-78_1.frames"), one.to_bytes()).expect("write");
+        let mut r = Records::default();
+        r.read_new(d, "77");
+        let got = r.take(1).expect("frame 1");
+        assert_eq!(got.secs, 1.5);
+        assert_eq!(got.peak_mem, Some(1 << 20));
+        assert_eq!(got.started, at("2026-11-30 10:00:00.250"));
+        assert!(r.take(1).is_none(), "taken once");
+        assert!(r.take(2).is_none(), "half a line waits");
+        f.write_all(&two[10..]).expect("write");
+        f.write_all(b"not json\n").expect("write");
+        r.read_new(d, "77");
+        assert_eq!(r.take(2).map(|m| m.secs), Some(2.0));
+        assert!(r.waiting.is_empty());
+    }
+}
