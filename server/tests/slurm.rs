@@ -158,6 +158,44 @@ fn a_chunked_job_renders_through_slurm() {
     let _ = rig.stop();
 }
 
+/// A renderer this node does not have (`husk` is nowhere on it) renders on
+/// the cluster through `[executor] programs`, the cluster's own path.
+#[test]
+fn a_renderer_only_the_cluster_has_renders_through_its_program_there() {
+    let Some(cluster) = Cluster::start(2) else {
+        return;
+    };
+    // The cluster's husk: the simulator, somewhere the node's config
+    // names only for the farm.
+    let cluster_bin = tempfile::tempdir().expect("tempdir");
+    let husk = cluster_bin.path().join("husk");
+    std::os::unix::fs::symlink(common::bins::node(), &husk).expect("symlink");
+    let mut rig = slurm_rig(
+        &cluster,
+        &format!(
+            "programs = {{ husk = \"{}\" }}\n[renderers.husk]\nprogram = \"/nonexistent/husk\"\n",
+            husk.display()
+        ),
+    );
+    rig.set_env("RENDER_SIM_STEP_MS", "20");
+    common::write_settled(&rig.projects.join("scenes/a.usda"), b"#usda 1.0\n");
+    rig.start();
+    rig.append(b"rend:husk -f 1 -n 6 scenes/a.usda\n");
+    wait_end(&rig, 120);
+    let log = rig.log();
+    assert_eq!(rig.log_events("finished").len(), 1, "{log}");
+    assert_eq!(rig.frames("job-0001").len(), 6, "{log}");
+    // Two tasks, each the cluster's husk.
+    let tasks = std::fs::read_to_string(rig.state.join("slurm/job-1/tasks.json")).expect("tasks");
+    assert_eq!(
+        tasks.matches(&*husk.display().to_string()).count(),
+        2,
+        "{tasks}"
+    );
+    assert!(!tasks.contains("/nonexistent/husk"), "{tasks}");
+    let _ = rig.stop();
+}
+
 #[test]
 fn blender_renders_through_slurm() {
     let Some(blender) = require_tool("blender") else {

@@ -90,6 +90,10 @@ pub struct ExecutorFile {
     /// The renderer programs as the cluster sees them (default: the node's own).
     pub maya_program: Option<PathBuf>,
     pub blender_program: Option<PathBuf>,
+    /// Any renderer's program as the cluster sees it, by profile name
+    /// (`husk = "/opt/hfs/bin/husk"`).
+    #[serde(default)]
+    pub programs: std::collections::BTreeMap<String, PathBuf>,
     /// droprender-node as the cluster sees it (it runs each task without a shell).
     pub node_program: Option<PathBuf>,
     /// Seconds between squeue polls.

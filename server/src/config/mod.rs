@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use droprender_shared::profile::Builder;
 use thiserror::Error;
 
 mod file;
@@ -132,6 +133,8 @@ pub struct SlurmSettings {
     pub sbatch_args: Vec<String>,
     pub maya_program: Option<PathBuf>,
     pub blender_program: Option<PathBuf>,
+    /// The other renderers' programs as the cluster sees them, by profile name.
+    pub programs: std::collections::BTreeMap<String, PathBuf>,
     pub node_program: Option<PathBuf>,
     pub poll: Duration,
 }
@@ -300,6 +303,32 @@ impl Config {
         let schedule =
             crate::schedule::Schedule::from_file(&f.schedule).map_err(ConfigError::Invalid)?;
         let e = f.executor;
+        let mut farm_programs = e.programs;
+        for (name, program) in std::mem::take(&mut farm_programs) {
+            let profile = renderers.profiles.get(&name).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "executor.programs.{name}: this node has no renderer named {name:?}; it has {}",
+                    renderers
+                        .profiles
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            // Maya and Blender keep their own keys; the same path either way.
+            let own_key = match profile.run.builder {
+                Builder::Maya => Some("maya_program"),
+                Builder::Blender => Some("blender_program"),
+                Builder::Generic => None,
+            };
+            if let Some(key) = own_key {
+                return Err(ConfigError::Invalid(format!(
+                    "executor.programs.{name}: {name}'s program on the cluster is set with executor.{key}"
+                )));
+            }
+            farm_programs.insert(profile.name.clone(), program);
+        }
         let executor = match e.kind.as_deref() {
             None | Some("local") => Executor::Local,
             Some("slurm") => Executor::Slurm(SlurmSettings {
@@ -310,6 +339,7 @@ impl Config {
                 sbatch_args: e.sbatch_args,
                 maya_program: e.maya_program,
                 blender_program: e.blender_program,
+                programs: farm_programs,
                 node_program: e.node_program,
                 poll: secs(e.poll_secs.unwrap_or(1.0), "executor.poll_secs")?,
             }),
@@ -495,5 +525,39 @@ mod tests {
     fn missing_folder_says_how_to_fix_it() {
         let e = Config::merge(FileConfig::default(), Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("--folder"), "{e}");
+    }
+
+    #[test]
+    fn farm_programs_are_checked_by_renderer_name() {
+        let merge = |text: &str| {
+            let mut f: FileConfig = toml::from_str(text).expect("parses");
+            f.folder = Some("/f".into());
+            Config::merge(
+                f,
+                Overrides {
+                    projects: Some("/p".into()),
+                    output: Some("/o".into()),
+                    ..Default::default()
+                },
+            )
+        };
+        let c =
+            merge("[executor]\nkind = \"slurm\"\nprograms = { husk = \"/opt/hfs/bin/husk\" }\n")
+                .expect("valid");
+        let Executor::Slurm(s) = c.executor else {
+            panic!("not slurm")
+        };
+        assert_eq!(s.programs["husk"], PathBuf::from("/opt/hfs/bin/husk"));
+        let err = merge("[executor]\nkind = \"slurm\"\nprograms = { nope = \"/x\" }\n")
+            .expect_err("unknown renderer")
+            .to_string();
+        assert!(
+            err.contains("no renderer named \"nope\"; it has maya"),
+            "{err}"
+        );
+        let err = merge("[executor]\nkind = \"slurm\"\nprograms = { maya = \"/x\" }\n")
+            .expect_err("maya has its own key")
+            .to_string();
+        assert!(err.contains("executor.maya_program"), "{err}");
     }
 }

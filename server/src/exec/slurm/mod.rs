@@ -115,6 +115,9 @@ impl<C: SlurmCli> Slurm<C> {
         if let Some(p) = &settings.blender_program {
             farm_cfg.blender = p.clone();
         }
+        for (name, p) in &settings.programs {
+            farm_cfg.programs.insert(name.clone(), p.clone());
+        }
         Slurm {
             farm_cfg,
             settings,

@@ -94,7 +94,7 @@ fn task_exec(work_dir: &Path, task_id: Option<&str>) -> Result<u8, (u8, String)>
         (
             127,
             format!(
-                "cannot run {}: {err}; check the renderer path the cluster sees ([executor] maya_program / blender_program)",
+                "cannot run {}: {err}; check the renderer path the cluster sees ([executor] maya_program, blender_program or programs.<renderer>)",
                 program.display()
             ),
         )
@@ -105,7 +105,7 @@ fn task_exec(work_dir: &Path, task_id: Option<&str>) -> Result<u8, (u8, String)>
         return super::supervised::run(spec, profile, tag, &records).map_err(|e| match e {
             super::supervised::Error::Spawn(why) => (
                 127,
-                format!("{why}; on the farm, check the renderer path the cluster sees ([executor] maya_program / blender_program)"),
+                format!("{why}; on the farm, check the renderer path the cluster sees ([executor] maya_program, blender_program or programs.<renderer>)"),
             ),
             super::supervised::Error::Other(msg) => (1, msg),
         });
@@ -163,7 +163,10 @@ mod tests {
         // A program that does not exist: exit 127 and the hint.
         let (code, msg) = err(d, Some("1"));
         assert_eq!(code, 127);
-        assert!(msg.contains("maya_program / blender_program"), "{msg}");
+        assert!(
+            msg.contains("maya_program, blender_program or programs."),
+            "{msg}"
+        );
         std::fs::write(
             d.join(TASKS_FILE),
             br#"{"version":99,"name":"n","tag":"t","tasks":[]}"#,

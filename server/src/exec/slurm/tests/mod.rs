@@ -113,6 +113,7 @@ impl Rig {
                 sbatch_args: vec![],
                 maya_program: None,
                 blender_program: None,
+                programs: Default::default(),
                 node_program: Some(PathBuf::from("/opt/droprender-node")),
                 poll: ms(5),
             },
