@@ -116,9 +116,16 @@ impl Book {
         if rows.is_empty() {
             return Ok(());
         }
-        let path = dir.join(FILE);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(FILE))?;
+        // Frames are judged in parallel: the lock makes "empty, so the
+        // header first" and the append one step (two judgments of a new
+        // book each wrote a header before).
+        f.lock()?;
         let mut text = String::new();
-        if !path.exists() {
+        if f.metadata()?.len() == 0 {
             text.push_str(HEADER);
             text.push('\n');
         }
@@ -126,7 +133,6 @@ impl Book {
             text.push_str(&r.to_csv());
             text.push('\n');
         }
-        let mut f = OpenOptions::new().create(true).append(true).open(path)?;
         f.write_all(text.as_bytes())
     }
 
@@ -208,6 +214,29 @@ mod tests {
             file: format!("a, b/shot.{frame:04}.png"),
             size,
             mtime_ns: 7,
+        }
+    }
+
+    #[test]
+    fn judgments_appending_at_once_write_one_header() {
+        // A new book, 16 frames judged at the same moment (a Slurm scan
+        // finds several at once): one header, every row once.
+        for _ in 0..20 {
+            let d = tempfile::tempdir().expect("tempdir");
+            let start = std::sync::Barrier::new(16);
+            std::thread::scope(|s| {
+                for f in 0..16 {
+                    let (dir, start) = (d.path(), &start);
+                    s.spawn(move || {
+                        start.wait();
+                        Book::append(dir, &[row(f, Some(1.0), Verdict::Good, 10)]).expect("append");
+                    });
+                }
+            });
+            let text = std::fs::read_to_string(d.path().join(FILE)).expect("read");
+            assert_eq!(text.matches(HEADER).count(), 1, "{text}");
+            assert!(text.starts_with(HEADER), "{text}");
+            assert_eq!(Book::read(d.path()).rows().len(), 16);
         }
     }
 
