@@ -8,12 +8,13 @@
 //! The format is defined here once: [`Line`] is what a task appends and
 //! what the runner parses; a line it cannot parse is skipped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+use super::parse::{Phase, TaskMap};
 use crate::exec::Measured;
 
 /// How `started` is written: local wall time where the task ran.
@@ -68,31 +69,33 @@ pub(super) fn records_file(work_dir: &Path, farm: &str, k: u32) -> PathBuf {
 /// The records of one array job's tasks, read as they grow.
 #[derive(Debug, Default)]
 pub(super) struct Records {
-    /// How far each file has been read, and its unfinished last line.
-    read: BTreeMap<PathBuf, (u64, Vec<u8>)>,
+    /// How far each task's file has been read, and its unfinished last line.
+    read: BTreeMap<u32, (u64, Vec<u8>)>,
+    /// Tasks whose file was read after they ended.
+    closed: BTreeSet<u32>,
     /// Records whose frame the runner has not reported yet.
     waiting: BTreeMap<i64, Measured>,
 }
 
 impl Records {
-    /// Reads what the tasks of `farm` appended since the last look (plain
-    /// file work: call it off the runtime).
-    pub fn read_new(&mut self, work_dir: &Path, farm: &str) {
-        let prefix = format!("task-{farm}_");
-        let Ok(dir) = std::fs::read_dir(work_dir) else {
-            return;
-        };
-        for entry in dir.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !(name.starts_with(&prefix) && name.ends_with(".frames")) {
+    /// Reads what the tasks of `farm` appended since the last look: only
+    /// the tasks `map` shows started, and an ended one once more, so a
+    /// look costs the running tasks, not the whole array (plain file
+    /// work: call it off the runtime).
+    pub fn read_new(&mut self, work_dir: &Path, farm: &str, map: &TaskMap) {
+        for (&k, s) in map {
+            if s.phase == Phase::Pending || self.closed.contains(&k) {
                 continue;
             }
-            let path = entry.path();
-            let (offset, partial) = self.read.entry(path.clone()).or_default();
-            let Some(buf) = read_from(&path, *offset) else {
+            if matches!(s.phase, Phase::Done | Phase::Failed) {
+                self.closed.insert(k);
+            }
+            let path = records_file(work_dir, farm, k);
+            let offset = self.read.get(&k).map_or(0, |r| r.0);
+            let Some(buf) = read_from(&path, offset) else {
                 continue;
             };
+            let (offset, partial) = self.read.entry(k).or_default();
             *offset += buf.len() as u64;
             partial.extend_from_slice(&buf);
             while let Some(i) = partial.iter().position(|b| *b == b'\n') {
@@ -130,6 +133,7 @@ fn read_from(path: &Path, offset: u64) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse::parse_squeue;
     use super::*;
     use std::io::Write;
 
@@ -148,8 +152,10 @@ mod tests {
         let two = Line::new(2, at("2026-11-30 10:00:01.750"), 2.0, None).to_bytes();
         f.write_all(&two[..10]).expect("write");
         std::fs::write(d.join("task-78_1.frames"), one.to_bytes()).expect("write");
+        std::fs::write(records_file(d, "77", 2), one.to_bytes()).expect("write");
+        let mut map = parse_squeue("1 RUNNING None\n2 PENDING None\n");
         let mut r = Records::default();
-        r.read_new(d, "77");
+        r.read_new(d, "77", &map);
         let got = r.take(1).expect("frame 1");
         assert_eq!(got.secs, 1.5);
         assert_eq!(got.peak_mem, Some(1 << 20));
@@ -158,8 +164,18 @@ mod tests {
         assert!(r.take(2).is_none(), "half a line waits");
         f.write_all(&two[10..]).expect("write");
         f.write_all(b"not json\n").expect("write");
-        r.read_new(d, "77");
+        r.read_new(d, "77", &map);
         assert_eq!(r.take(2).map(|m| m.secs), Some(2.0));
-        assert!(r.waiting.is_empty());
+        assert!(r.waiting.is_empty(), "a pending task's file is not read");
+        // Task 1 ended: read once more, then no more.
+        map = parse_squeue("1 COMPLETED None\n2 PENDING None\n");
+        f.write_all(&Line::new(5, at("2026-11-30 10:00:03.000"), 1.0, None).to_bytes())
+            .expect("write");
+        r.read_new(d, "77", &map);
+        assert!(r.take(5).is_some());
+        f.write_all(&Line::new(6, at("2026-11-30 10:00:04.000"), 1.0, None).to_bytes())
+            .expect("write");
+        r.read_new(d, "77", &map);
+        assert!(r.take(6).is_none());
     }
 }

@@ -104,6 +104,8 @@ struct Runner<C> {
     /// Frames seen on disk before their task's record: reported at the
     /// next look, with the record if it came by then.
     unrecorded: BTreeSet<i64>,
+    /// The task states squeue showed last.
+    tasks_seen: TaskMap,
     deadline: Option<Instant>,
     suspend_noted: bool,
     /// sbatch refused a negative --nice: submit at 0.
@@ -126,6 +128,7 @@ pub(super) async fn run<C: SlurmCli>(
         logs: TaskLogs::new(job.kind),
         records: Records::default(),
         unrecorded: BTreeSet::new(),
+        tasks_seen: TaskMap::new(),
         job,
         events,
         ctl,
@@ -460,6 +463,7 @@ impl<C: SlurmCli> Runner<C> {
                         self.deadline = Some(Instant::now() + t);
                     }
                     last = map;
+                    self.tasks_seen = last.clone();
                     self.send_counts(&last, tasks.len()).await;
                     let progress = self
                         .logs
@@ -512,8 +516,9 @@ impl<C: SlurmCli> Runner<C> {
         let (out, layers) = (self.job.output_dir.clone(), self.job.layers);
         let (work_dir, farm_id) = (self.job.work_dir.clone(), farm.to_string());
         let mut records = std::mem::take(&mut self.records);
+        let map = self.tasks_seen.clone();
         let (done, records) = blocking(move || {
-            records.read_new(&work_dir, &farm_id);
+            records.read_new(&work_dir, &farm_id, &map);
             (renderer::done_frames(&out, layers), records)
         })
         .await;
