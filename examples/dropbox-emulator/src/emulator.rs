@@ -231,10 +231,10 @@ impl Emulator {
 
     fn load_initial(&self) {
         let mut seeds: Vec<(String, Vec<u8>)> = self.inner.config.initial_files.clone();
-        if let Some(dir) = &self.inner.config.data_dir {
-            if let Err(e) = collect_dir(dir, dir, &mut seeds) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot read data dir");
-            }
+        if let Some(dir) = &self.inner.config.data_dir
+            && let Err(e) = collect_dir(dir, dir, &mut seeds)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot read data dir");
         }
         let mut store = lock(&self.inner.store);
         for (path, data) in seeds {

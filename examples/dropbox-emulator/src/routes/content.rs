@@ -244,10 +244,10 @@ fn parse_mode(args: &Args, value: Option<Value>) -> Result<WriteMode, ApiError> 
 /// An optional `Sha256HexHash` field (`String(min_length=64, max_length=64)`).
 fn opt_content_hash(args: &mut Args) -> Result<Option<String>, ApiError> {
     let hash = args.opt_str("content_hash")?;
-    if let Some(h) = &hash {
-        if h.len() != 64 {
-            return Err(args.field_error("content_hash", format!("'{h}' must be 64 characters")));
-        }
+    if let Some(h) = &hash
+        && h.len() != 64
+    {
+        return Err(args.field_error("content_hash", format!("'{h}' must be 64 characters")));
     }
     Ok(hash)
 }
@@ -268,13 +268,13 @@ fn parse_commit(emu: &Emulator, args: &mut Args) -> Result<CommitArgs, ApiError>
     let _mute = args.opt_bool("mute", false)?;
     let strict_conflict = args.opt_bool("strict_conflict", false)?;
     let client_modified = args.opt_str("client_modified")?;
-    if let Some(cm) = &client_modified {
-        if parse_timestamp(cm).is_none() {
-            return Err(args.field_error(
-                "client_modified",
-                format!("time data '{cm}' does not match format '%Y-%m-%dT%H:%M:%SZ'"),
-            ));
-        }
+    if let Some(cm) = &client_modified
+        && parse_timestamp(cm).is_none()
+    {
+        return Err(args.field_error(
+            "client_modified",
+            format!("time data '{cm}' does not match format '%Y-%m-%dT%H:%M:%SZ'"),
+        ));
     }
     let content_hash = opt_content_hash(args)?;
     match args.take("property_groups") {
@@ -464,10 +464,10 @@ pub async fn session_start(
     )?;
     let close = args.opt_bool("close", false)?;
     let _ = args.take("session_type");
-    if let Some(h) = opt_content_hash(&mut args)? {
-        if !h.eq_ignore_ascii_case(&content_hash(&body)) {
-            return Err(content_hash_mismatch());
-        }
+    if let Some(h) = opt_content_hash(&mut args)?
+        && !h.eq_ignore_ascii_case(&content_hash(&body))
+    {
+        return Err(content_hash_mismatch());
     }
     if body.len() > MAX_UPLOAD {
         return Err(payload_too_large());
@@ -502,10 +502,10 @@ pub async fn session_append(
     )?;
     let mut cursor = args.req_struct("cursor", &["session_id", "offset"])?;
     let close = args.opt_bool("close", false)?;
-    if let Some(h) = opt_content_hash(&mut args)? {
-        if !h.eq_ignore_ascii_case(&content_hash(&body)) {
-            return Err(content_hash_mismatch());
-        }
+    if let Some(h) = opt_content_hash(&mut args)?
+        && !h.eq_ignore_ascii_case(&content_hash(&body))
+    {
+        return Err(content_hash_mismatch());
     }
     if body.len() > MAX_UPLOAD {
         return Err(payload_too_large());
@@ -541,10 +541,10 @@ pub async fn session_finish(
     let c = parse_commit(&emu, &mut commit_args)?;
     // "A hash of the file content uploaded in this call": this request's
     // body, not the whole file (official SDKs send it on every call).
-    if let Some(h) = opt_content_hash(&mut args)? {
-        if !h.eq_ignore_ascii_case(&content_hash(&body)) {
-            return Err(content_hash_mismatch());
-        }
+    if let Some(h) = opt_content_hash(&mut args)?
+        && !h.eq_ignore_ascii_case(&content_hash(&body))
+    {
+        return Err(content_hash_mismatch());
     }
     let id = check_session(&emu, &mut cursor, body.len()).map_err(|(tags, error)| {
         ApiError::route(

@@ -246,10 +246,10 @@ pub async fn longpoll(
         }
     };
     let mut result = json!({"changes": changes});
-    if let Some(backoff) = config.longpoll_backoff {
-        if emu.random_unit() < config.longpoll_backoff_rate {
-            result["backoff"] = json!(backoff);
-        }
+    if let Some(backoff) = config.longpoll_backoff
+        && emu.random_unit() < config.longpoll_backoff_rate
+    {
+        result["backoff"] = json!(backoff);
     }
     Ok(json_ok(&result))
 }
@@ -313,13 +313,13 @@ pub async fn delete_v2(
     let path = args.req_str("path")?;
     let target = parse_target(&args, "path", &path, PathForm::Write)?;
     let parent_rev = args.opt_str("parent_rev")?;
-    if let Some(rev) = &parent_rev {
-        if !crate::args::valid_rev(rev) {
-            return Err(args.field_error(
-                "parent_rev",
-                format!("'{rev}' did not match pattern '[0-9a-f]+'"),
-            ));
-        }
+    if let Some(rev) = &parent_rev
+        && !crate::args::valid_rev(rev)
+    {
+        return Err(args.field_error(
+            "parent_rev",
+            format!("'{rev}' did not match pattern '[0-9a-f]+'"),
+        ));
     }
     if matches!(target, Target::Malformed) {
         return Err(lookup_error(

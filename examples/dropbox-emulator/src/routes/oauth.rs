@@ -172,10 +172,10 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
     if client_id != config.app_key {
         return oauth_error("invalid_client", "Invalid client_id or client_secret");
     }
-    if let (Some(given), Some(expected)) = (&client_secret, &config.app_secret) {
-        if given != expected {
-            return oauth_error("invalid_client", "Invalid client_id or client_secret");
-        }
+    if let (Some(given), Some(expected)) = (&client_secret, &config.app_secret)
+        && given != expected
+    {
+        return oauth_error("invalid_client", "Invalid client_id or client_secret");
     }
     match get("grant_type") {
         Some("authorization_code") => {
@@ -258,14 +258,14 @@ pub async fn token(State(emu): State<Emulator>, headers: HeaderMap, body: Bytes)
             let narrowed: Option<Vec<String>> = get("scope")
                 .map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
                 .filter(|s| !s.is_empty());
-            if let Some(asked) = &narrowed {
-                if let Some(extra) = asked.iter().find(|s| !scopes.contains(s)) {
-                    // Unsure: Dropbox's exact error for a scope not granted.
-                    return oauth_error(
-                        "invalid_scope",
-                        &format!("scope \"{extra}\" was not granted to this refresh token"),
-                    );
-                }
+            if let Some(asked) = &narrowed
+                && let Some(extra) = asked.iter().find(|s| !scopes.contains(s))
+            {
+                // Unsure: Dropbox's exact error for a scope not granted.
+                return oauth_error(
+                    "invalid_scope",
+                    &format!("scope \"{extra}\" was not granted to this refresh token"),
+                );
             }
             let granted = narrowed.clone().unwrap_or(scopes);
             let access = emu.mint_token_with(Some(granted), None, Some(refresh.to_owned()));
