@@ -10,7 +10,7 @@ use droprender_shared::status::human_duration;
 use super::Core;
 use super::effects::{Act, Effects, NoticeKind, Start};
 use super::facts::Facts;
-use super::live::{FrameStat, Live, frame_of};
+use super::live::{FrameStat, Live, frame_of_path};
 use super::policy::KEEP_FINISHED;
 use super::slots::Slot;
 use super::time::Now;
@@ -213,12 +213,10 @@ impl Core {
     ) {
         let every = u64::from(self.policy.preview_every);
         let live = self.live.entry(id).or_default();
-        let frame = measured.as_ref().and_then(|m| m.frame).or_else(|| {
-            path.as_deref()
-                .and_then(|p| p.file_stem())
-                .and_then(|s| s.to_str())
-                .and_then(frame_of)
-        });
+        let frame = measured
+            .as_ref()
+            .and_then(|m| m.frame)
+            .or_else(|| path.as_deref().and_then(frame_of_path));
         // A renderer names its file as it printed it: relative paths are
         // in the output folder.
         let path = path.map(|p| match st.job(id) {

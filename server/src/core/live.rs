@@ -119,6 +119,11 @@ impl Live {
     }
 }
 
+/// The frame number a frame file's name ends with (`…/shot.0012.png` → 12).
+pub fn frame_of_path(path: &std::path::Path) -> Option<i64> {
+    path.file_stem().and_then(|s| s.to_str()).and_then(frame_of)
+}
+
 /// The frame number at the end of a file stem (`shot.0012` → 12).
 pub fn frame_of(stem: &str) -> Option<i64> {
     let digits: String = stem

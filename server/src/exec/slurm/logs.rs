@@ -4,24 +4,20 @@
 //! `FrameStarted` and `Percent` are kept.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use droprender_shared::profile::RendererKind;
 
 use super::blocking;
-use super::parse::{Phase, TaskMap};
+use super::parse::TaskMap;
+use super::tail::{Tail, read_from, tasks_to_read};
 use super::tasks::{TaskSpec, task_log};
 use crate::renderer::{self, LineParser, Progress};
 
-/// At most this much of a log is read per look.
-const READ_MAX: u64 = 1 << 20;
-
 /// Reads one task log from an offset, feeding complete lines to a parser.
 struct LogTail {
-    offset: u64,
-    partial: Vec<u8>,
+    tail: Tail,
     /// In a Mutex only to make the runner `Sync` (parsers are `Send`).
     parser: Mutex<Box<dyn LineParser>>,
 }
@@ -53,17 +49,13 @@ impl TaskLogs {
         tasks: &[TaskSpec],
         map: &TaskMap,
     ) -> Vec<Progress> {
-        let mut want: Vec<(u32, PathBuf, u64)> = Vec::new();
-        for (&k, s) in map {
-            if s.phase == Phase::Pending || self.closed.contains(&k) {
-                continue;
-            }
-            if matches!(s.phase, Phase::Done | Phase::Failed) {
-                self.closed.insert(k);
-            }
-            let offset = self.tails.get(&k).map_or(0, |t| t.offset);
-            want.push((k, task_log(work_dir, farm, k), offset));
-        }
+        let want: Vec<(u32, PathBuf, u64)> = tasks_to_read(map, &mut self.closed)
+            .into_iter()
+            .map(|k| {
+                let offset = self.tails.get(&k).map_or(0, |t| t.tail.offset());
+                (k, task_log(work_dir, farm, k), offset)
+            })
+            .collect();
         if want.is_empty() {
             return Vec::new();
         }
@@ -80,19 +72,16 @@ impl TaskLogs {
                 .and_then(|k| k.checked_sub(1))
                 .and_then(|i| tasks.get(i));
             let kind = self.kind;
-            let tail = self.tails.entry(k).or_insert_with(|| LogTail {
-                offset: 0,
-                partial: Vec::new(),
+            let log = self.tails.entry(k).or_insert_with(|| LogTail {
+                tail: Tail::default(),
                 parser: Mutex::new(parser_for(kind, spec)),
             });
-            tail.offset += buf.len() as u64;
-            tail.partial.extend_from_slice(&buf);
-            let parser = tail
+            let lines = log.tail.feed(&buf);
+            let parser = log
                 .parser
                 .get_mut()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            while let Some(i) = tail.partial.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = tail.partial.drain(..=i).collect();
+            for line in lines {
                 let line = String::from_utf8_lossy(&line);
                 if let Some(p @ (Progress::FrameStarted(_) | Progress::Percent(_))) =
                     parser.line(line.trim_end())
@@ -108,23 +97,7 @@ impl TaskLogs {
     }
 }
 
-/// Up to [`READ_MAX`] bytes of `path` from `offset`; None when it cannot be read (yet).
-fn read_from(path: &Path, offset: u64) -> Option<Vec<u8>> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).ok()?;
-    f.seek(SeekFrom::Start(offset)).ok()?;
-    let mut buf = Vec::new();
-    f.take(READ_MAX).read_to_end(&mut buf).ok()?;
-    Some(buf)
-}
-
 /// The output parser for a task's renderer (Maya's with the task's `-r`).
 fn parser_for(kind: RendererKind, spec: Option<&TaskSpec>) -> Box<dyn LineParser> {
-    let args: Vec<OsString> = spec.map(TaskSpec::args).unwrap_or_default();
-    let r = args
-        .iter()
-        .position(|a| a == "-r")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.to_str());
-    renderer::parser_for(kind, r)
+    renderer::parser_for(kind, spec.and_then(TaskSpec::maya_r).as_deref())
 }

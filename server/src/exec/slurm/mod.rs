@@ -53,7 +53,8 @@
 //! - `verdict`: the end, Done or Failed with the reasons;
 //! - `task`: the `slurm-task` process each array task runs; `supervised`:
 //!   its renderer run under the local worker, frames timed; `records`: the
-//!   frame records it writes and the runner reads;
+//!   frame records it writes and the runner reads; `tail`: task files
+//!   read as they grow (logs and records alike);
 //! - tests only: `fake`, an in-memory Slurm behind [`SlurmCli`], and `tests`,
 //!   the runner driven by it.
 //!
@@ -69,6 +70,7 @@ mod parse;
 mod records;
 mod runner;
 mod supervised;
+mod tail;
 mod task;
 mod tasks;
 #[cfg(test)]

@@ -14,13 +14,12 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use super::parse::{Phase, TaskMap};
+use super::parse::TaskMap;
+use super::tail::{Tail, read_from, tasks_to_read};
 use crate::exec::Measured;
 
 /// How `started` is written: local wall time where the task ran.
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.3f";
-/// At most this much of a records file is read per look.
-const READ_MAX: u64 = 1 << 20;
 
 /// One frame, as a task's JSON line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,8 +68,8 @@ pub(super) fn records_file(work_dir: &Path, farm: &str, k: u32) -> PathBuf {
 /// The records of one array job's tasks, read as they grow.
 #[derive(Debug, Default)]
 pub(super) struct Records {
-    /// How far each task's file has been read, and its unfinished last line.
-    read: BTreeMap<u32, (u64, Vec<u8>)>,
+    /// How far each task's file has been read.
+    read: BTreeMap<u32, Tail>,
     /// Tasks whose file was read after they ended.
     closed: BTreeSet<u32>,
     /// Records whose frame the runner has not reported yet.
@@ -83,23 +82,12 @@ impl Records {
     /// look costs the running tasks, not the whole array (plain file
     /// work: call it off the runtime).
     pub fn read_new(&mut self, work_dir: &Path, farm: &str, map: &TaskMap) {
-        for (&k, s) in map {
-            if s.phase == Phase::Pending || self.closed.contains(&k) {
-                continue;
-            }
-            if matches!(s.phase, Phase::Done | Phase::Failed) {
-                self.closed.insert(k);
-            }
-            let path = records_file(work_dir, farm, k);
-            let offset = self.read.get(&k).map_or(0, |r| r.0);
-            let Some(buf) = read_from(&path, offset) else {
+        for k in tasks_to_read(map, &mut self.closed) {
+            let offset = self.read.get(&k).map_or(0, Tail::offset);
+            let Some(buf) = read_from(&records_file(work_dir, farm, k), offset) else {
                 continue;
             };
-            let (offset, partial) = self.read.entry(k).or_default();
-            *offset += buf.len() as u64;
-            partial.extend_from_slice(&buf);
-            while let Some(i) = partial.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = partial.drain(..=i).collect();
+            for line in self.read.entry(k).or_default().feed(&buf) {
                 if let Some(m) = serde_json::from_slice::<Line>(&line)
                     .ok()
                     .and_then(Line::measured)
@@ -120,15 +108,6 @@ impl Records {
     pub fn take(&mut self, frame: i64) -> Option<Measured> {
         self.waiting.remove(&frame)
     }
-}
-
-fn read_from(path: &Path, offset: u64) -> Option<Vec<u8>> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).ok()?;
-    f.seek(SeekFrom::Start(offset)).ok()?;
-    let mut buf = Vec::new();
-    f.take(READ_MAX).read_to_end(&mut buf).ok()?;
-    Some(buf)
 }
 
 #[cfg(test)]

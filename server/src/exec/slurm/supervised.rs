@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::records::Line;
 use super::tasks::TaskSpec;
-use crate::core::live::{Live, frame_of};
+use crate::core::live::{Live, frame_of_path};
 use crate::exec::local::worker;
 use crate::exec::{Ctl, Event, Outcome, Stop};
 use crate::renderer::{self, Invocation, Progress};
@@ -58,13 +58,7 @@ async fn supervise(
     tag: String,
     records: &Path,
 ) -> Result<u8, Error> {
-    let args = spec.args();
-    let maya_r = args
-        .iter()
-        .position(|a| a == "-r")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.to_str());
-    let parser = renderer::parser_of(profile, maya_r);
+    let parser = renderer::parser_of(profile, spec.maya_r().as_deref());
     // The task log is this process's stdout: the worker writes through a
     // duplicate of it, so its writes and ours share one offset.
     let _ = std::io::stdout().flush();
@@ -76,7 +70,7 @@ async fn supervise(
         id: 0,
         invocations: vec![Invocation {
             program: spec.program(),
-            args,
+            args: spec.args(),
             frames: spec.frames.clone(),
             env: Vec::new(),
         }],
@@ -160,11 +154,7 @@ impl FrameTimer {
             Event::Memory(bytes) => self.live.memory(bytes),
             Event::Progress(Progress::FrameStarted(f)) => self.live.frame_started(f, mono, wall),
             Event::Progress(Progress::FrameDone(path)) => {
-                let frame = path
-                    .as_deref()
-                    .and_then(|p| p.file_stem())
-                    .and_then(|s| s.to_str())
-                    .and_then(frame_of);
+                let frame = path.as_deref().and_then(frame_of_path);
                 let Some(frame) = frame.filter(|f| self.live.done.insert(*f)) else {
                     return;
                 };

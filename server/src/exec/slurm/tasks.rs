@@ -88,6 +88,18 @@ impl TaskSpec {
     pub fn args(&self) -> Vec<OsString> {
         self.args.iter().map(Arg::to_os).collect()
     }
+
+    /// Maya's `-r` renderer, which picks Maya's output parser.
+    pub fn maya_r(&self) -> Option<String> {
+        let i = self
+            .args
+            .iter()
+            .position(|a| matches!(a, Arg::Text(t) if t == "-r"))?;
+        match self.args.get(i + 1)? {
+            Arg::Text(t) => Some(t.clone()),
+            Arg::Bytes(_) => None,
+        }
+    }
 }
 
 /// The task list of the array in `work_dir`, if it is one this node reads.
