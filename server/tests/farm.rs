@@ -104,21 +104,7 @@ fn every_frame_is_recorded_with_its_time_and_memory() {
             .is_some_and(|c| c.frames.len() >= 2 && c.frame_stats.is_some())
     });
     rig.wait_events("finished", 1);
-    let csv = std::fs::read_to_string(
-        std::fs::read_dir(&rig.output)
-            .expect("output")
-            .flatten()
-            .next()
-            .expect("job dir")
-            .path()
-            .join("frames.csv"),
-    )
-    .expect("frames.csv");
-    let rows: Vec<Vec<&str>> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let (csv, rows) = rig.frames_csv("job-0001");
     assert_eq!(rows.len(), 4, "{csv}");
     for r in &rows {
         let secs: f64 = r[3].parse().expect("render_s");

@@ -136,13 +136,7 @@ fn a_chunked_job_renders_through_slurm() {
     // frames.csv carries those records: a render time near the simulator's
     // (9 lines of 120 ms), and the renderer's memory, sampled once a
     // second (a task's first frame may end before the first sample).
-    let csv = std::fs::read_to_string(rig.output.join("job-0001-shot01").join("frames.csv"))
-        .expect("frames.csv");
-    let rows: Vec<Vec<&str>> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let (csv, rows) = rig.frames_csv("job-0001");
     assert_eq!(rows.len(), 12, "{csv}");
     for r in &rows {
         let secs: f64 = r[3].parse().expect("render_s");

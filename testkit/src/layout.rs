@@ -205,6 +205,24 @@ impl Layout {
             .collect()
     }
 
+    /// frames.csv of the first job folder whose name starts with
+    /// `job_dir_prefix`: its text, and its rows (header skipped) split at
+    /// commas.
+    pub fn frames_csv(&self, job_dir_prefix: &str) -> (String, Vec<Vec<String>>) {
+        let dir = std::fs::read_dir(&self.output)
+            .expect("output")
+            .flatten()
+            .find(|d| d.file_name().to_string_lossy().starts_with(job_dir_prefix))
+            .expect("job dir");
+        let text = std::fs::read_to_string(dir.path().join("frames.csv")).expect("frames.csv");
+        let rows = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect();
+        (text, rows)
+    }
+
     /// Frame files (no hidden temp files) in the job dirs whose names start
     /// with `job_dir_prefix`, sorted.
     /// The frame files (images, not the node's frames.csv nor frames it

@@ -433,6 +433,25 @@ impl Config {
 }
 
 #[cfg(test)]
+impl Config {
+    /// The defaults over placeholder paths (`/f`, `/p`, `/o`, `/s`), for
+    /// tests that need a config but touch no folder.
+    pub fn for_tests() -> Config {
+        Config::merge(
+            FileConfig::default(),
+            Overrides {
+                folder: Some("/f".into()),
+                projects: Some("/p".into()),
+                output: Some("/o".into()),
+                state: Some("/s".into()),
+                ..Default::default()
+            },
+        )
+        .expect("the default config is valid")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -294,20 +294,9 @@ impl<F: Folder> Node<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{FileConfig, Overrides};
 
     fn publisher() -> Publisher {
-        let cfg = Config::merge(
-            FileConfig::default(),
-            Overrides {
-                folder: Some("/f".into()),
-                projects: Some("/p".into()),
-                output: Some("/o".into()),
-                state: Some("/s".into()),
-                ..Default::default()
-            },
-        )
-        .expect("config");
+        let cfg = Config::for_tests();
         let names = Names::new(&cfg);
         Publisher::new(&cfg, names)
     }

@@ -192,17 +192,7 @@ mod tests {
         let Action::Render(request) = cmd.action else {
             panic!("render")
         };
-        let cfg = crate::config::Config::merge(
-            crate::config::FileConfig::default(),
-            crate::config::Overrides {
-                folder: Some("/f".into()),
-                projects: Some("/p".into()),
-                output: Some("/o".into()),
-                state: Some("/s".into()),
-                ..Default::default()
-            },
-        )
-        .expect("config");
+        let cfg = crate::config::Config::for_tests();
         let job = Resolved {
             request,
             scene: "/p/shot.blend".into(),

@@ -54,7 +54,7 @@
 //! - `task`: the `slurm-task` process each array task runs; `supervised`:
 //!   its renderer run under the local worker, frames timed; `records`: the
 //!   frame records it writes and the runner reads; `tail`: task files
-//!   read as they grow (logs and records alike);
+//!   read as they grow (logs and records alike); `timing`: the runner's waits;
 //! - tests only: `fake`, an in-memory Slurm behind [`SlurmCli`], and `tests`,
 //!   the runner driven by it.
 //!
@@ -75,6 +75,7 @@ mod task;
 mod tasks;
 #[cfg(test)]
 mod tests;
+mod timing;
 mod verdict;
 
 use std::path::PathBuf;
